@@ -1,0 +1,251 @@
+//! From one table access of one statement to the btree index that would serve
+//! it: equality columns first, then the ORDER BY keys or one range column, and
+//! a partial `WHERE` from the IS [NOT] NULL / boolean predicates every row of
+//! the statement satisfies.
+
+use crate::analyze::queries::{
+    AccessRole, IndexKey, NullsOrder, Predicate, PredicateClass, PredicateOp, SortDirection,
+    TableAccess,
+};
+use crate::snapshot::{QualifiedName, Table};
+use serde::Serialize;
+
+/// System columns no index is proposed on (`ctid = ANY(...)` batch deletes).
+const SYSTEM_COLUMNS: &[&str] = &["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"];
+
+/// One key of a proposed index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CandidateKey {
+    /// A column name, or an expression in canonical SQL.
+    pub key: KeyTarget,
+    pub descending: bool,
+    /// NULLS FIRST when ascending / NULLS LAST when descending: the non-default order.
+    pub nulls_reversed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum KeyTarget {
+    Column(String),
+    Expression(String),
+}
+
+/// A partial-index predicate that every query of the index implies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum PartialPredicate {
+    IsNull(String),
+    IsNotNull(String),
+    IsTrue(String),
+    IsFalse(String),
+}
+
+impl PartialPredicate {
+    pub fn column(&self) -> &str {
+        match self {
+            PartialPredicate::IsNull(c)
+            | PartialPredicate::IsNotNull(c)
+            | PartialPredicate::IsTrue(c)
+            | PartialPredicate::IsFalse(c) => c,
+        }
+    }
+}
+
+/// What kind of column follows the equalities: decides how candidates merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum KeyRole {
+    Equality,
+    Sort,
+    Range,
+}
+
+/// An index that would serve one access, before merging and verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessIndex {
+    pub table: QualifiedName,
+    pub keys: Vec<CandidateKey>,
+    pub roles: Vec<KeyRole>,
+    /// Predicates, sorted so equal sets compare equal.
+    pub predicates: Vec<PartialPredicate>,
+}
+
+/// The indexes that would serve `access`: one for its ANDed filters, or, when
+/// those give nothing to index, one per branch of an OR (the planner combines
+/// them with a BitmapOr). `table` gives the column list (names that are not
+/// columns are ignored).
+pub fn indexes_for_access(access: &TableAccess, table: &Table) -> Vec<AccessIndex> {
+    if access.role == AccessRole::InsertTarget {
+        return Vec::new();
+    }
+    if let Some(index) = index_for_filters(access, &access.filters, table) {
+        return vec![index];
+    }
+    let mut per_branch = Vec::new();
+    for group in &access.or_groups {
+        let branches: Vec<Option<AccessIndex>> = group
+            .branches
+            .iter()
+            .map(|b| {
+                let mut filters = access.filters.clone();
+                filters.extend(b.predicates.iter().cloned());
+                index_for_filters(access, &filters, table)
+            })
+            .collect();
+        // A BitmapOr needs every branch indexed; one unindexed branch means a scan anyway.
+        if branches.iter().all(Option::is_some) {
+            per_branch.extend(branches.into_iter().flatten());
+        }
+    }
+    per_branch
+}
+
+/// The index for one set of ANDed predicates of `access`.
+fn index_for_filters(
+    access: &TableAccess,
+    filters: &[Predicate],
+    table: &Table,
+) -> Option<AccessIndex> {
+    let is_column = |name: &str| {
+        !SYSTEM_COLUMNS.contains(&name) && table.columns.iter().any(|c| c.name == name)
+    };
+    let usable = |key: &IndexKey| match key {
+        IndexKey::Column(c) => is_column(c),
+        IndexKey::Expression { columns, .. } => {
+            !columns.is_empty() && columns.iter().all(|c| is_column(c))
+        }
+    };
+    let target = |key: &IndexKey| match key {
+        IndexKey::Column(c) => KeyTarget::Column(c.clone()),
+        IndexKey::Expression { sql, .. } => KeyTarget::Expression(sql.clone()),
+    };
+    let fixed_value = |p: &Predicate| {
+        !matches!(
+            p.operand,
+            crate::analyze::queries::Operand::OtherRelation(_)
+        )
+    };
+
+    // Equality columns, most distinct first: the index narrows fastest and
+    // shares its leading column with more of the table's queries.
+    let mut equality: Vec<&Predicate> = filters
+        .iter()
+        .filter(|p| p.class() == PredicateClass::Equality && usable(&p.key) && fixed_value(p))
+        .collect();
+    equality.sort_by(|a, b| {
+        distinct_rank(table, &b.key)
+            .partial_cmp(&distinct_rank(table, &a.key))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| key_text(&a.key).cmp(key_text(&b.key)))
+    });
+    let mut keys: Vec<CandidateKey> = Vec::new();
+    let mut roles = Vec::new();
+    for p in equality {
+        let key = CandidateKey {
+            key: target(&p.key),
+            descending: false,
+            nulls_reversed: false,
+        };
+        if !keys.iter().any(|k| k.key == key.key) {
+            keys.push(key);
+            roles.push(KeyRole::Equality);
+        }
+    }
+
+    // Then the sort keys (they save the sort and let LIMIT stop early), or
+    // else one range column: a btree can use only one inequality after the
+    // equalities.
+    let sort_usable = !access.sort.is_empty() && access.sort.iter().all(|s| usable(&s.key));
+    if sort_usable {
+        for s in &access.sort {
+            let t = target(&s.key);
+            if keys.iter().any(|k| k.key == t) {
+                continue;
+            }
+            let descending = s.direction == SortDirection::Desc;
+            let default_nulls = if descending {
+                NullsOrder::First
+            } else {
+                NullsOrder::Last
+            };
+            keys.push(CandidateKey {
+                key: t,
+                descending,
+                nulls_reversed: s.nulls != default_nulls,
+            });
+            roles.push(KeyRole::Sort);
+        }
+    } else if let Some(range) = filters
+        .iter()
+        .find(|p| p.class() == PredicateClass::Range && usable(&p.key) && fixed_value(p))
+    {
+        let t = target(&range.key);
+        if !keys.iter().any(|k| k.key == t) {
+            keys.push(CandidateKey {
+                key: t,
+                descending: false,
+                nulls_reversed: false,
+            });
+            roles.push(KeyRole::Range);
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+
+    let mut predicates: Vec<PartialPredicate> = filters
+        .iter()
+        .filter_map(|p| {
+            let IndexKey::Column(column) = &p.key else {
+                return None;
+            };
+            if !is_column(column)
+                || keys
+                    .iter()
+                    .any(|k| k.key == KeyTarget::Column(column.clone()))
+            {
+                return None;
+            }
+            match p.op {
+                PredicateOp::IsNull => Some(PartialPredicate::IsNull(column.clone())),
+                PredicateOp::IsNotNull => Some(PartialPredicate::IsNotNull(column.clone())),
+                PredicateOp::IsTrue => Some(PartialPredicate::IsTrue(column.clone())),
+                PredicateOp::IsFalse => Some(PartialPredicate::IsFalse(column.clone())),
+                _ => None,
+            }
+        })
+        .collect();
+    predicates.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    predicates.dedup();
+
+    Some(AccessIndex {
+        table: access.table.clone(),
+        keys,
+        roles,
+        predicates,
+    })
+}
+
+/// How selective equality on `key` is: distinct values, or 1 when unknown.
+fn distinct_rank(table: &Table, key: &IndexKey) -> f64 {
+    let IndexKey::Column(name) = key else {
+        return 1.0;
+    };
+    let Some(stats) = table
+        .columns
+        .iter()
+        .find(|c| &c.name == name)
+        .and_then(|c| c.stats.as_ref())
+    else {
+        return 1.0;
+    };
+    if stats.n_distinct < 0.0 {
+        -stats.n_distinct * table.reltuples.max(1.0)
+    } else {
+        stats.n_distinct
+    }
+}
+
+fn key_text(key: &IndexKey) -> &str {
+    match key {
+        IndexKey::Column(c) => c,
+        IndexKey::Expression { sql, .. } => sql,
+    }
+}

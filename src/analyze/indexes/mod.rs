@@ -1,0 +1,364 @@
+//! Index proposals from the workload: one candidate per table access, merged
+//! across statements that share a prefix, partial where every statement
+//! implies the predicate, dropped where an existing valid index serves it.
+//!
+//! Pure: the proposals are heuristic here; `verify` keeps only those the
+//! planner uses and that pay.
+
+pub mod candidate;
+pub mod render;
+pub mod serve;
+pub mod size;
+
+use crate::analyze::workload::Workload;
+use crate::snapshot::{QualifiedName, Snapshot, Statement, Table};
+use candidate::{indexes_for_access, AccessIndex, CandidateKey, KeyRole, PartialPredicate};
+use serde::Serialize;
+use serve::{serves, IndexForm};
+
+/// A partial predicate is kept only if it leaves out at least this share of rows.
+const PARTIAL_MAX_FRACTION: f64 = 0.95;
+
+/// Which statements count as hot.
+#[derive(Debug, Clone)]
+pub struct HotStatements {
+    /// At most this many, heaviest total time first.
+    pub top: usize,
+    pub min_calls: i64,
+    pub min_total_time_ms: f64,
+    pub min_mean_time_ms: f64,
+}
+
+impl Default for HotStatements {
+    fn default() -> Self {
+        HotStatements {
+            top: 100,
+            min_calls: 2,
+            min_total_time_ms: 0.0,
+            min_mean_time_ms: 0.0,
+        }
+    }
+}
+
+/// Tables the advisor may propose indexes on: `schema.table` or a bare name
+/// that matches in any schema. Empty `include` means every table.
+#[derive(Debug, Clone, Default)]
+pub struct TableFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl TableFilter {
+    pub fn admits(&self, table: &QualifiedName) -> bool {
+        let matches = |pattern: &String| match pattern.split_once('.') {
+            Some((schema, name)) => schema == table.schema && name == table.name,
+            None => *pattern == table.name,
+        };
+        (self.include.is_empty() || self.include.iter().any(matches))
+            && !self.exclude.iter().any(matches)
+    }
+}
+
+impl HotStatements {
+    fn admits(&self, s: &Statement) -> bool {
+        s.calls >= self.min_calls
+            && s.total_exec_time >= self.min_total_time_ms
+            && s.mean_exec_time >= self.min_mean_time_ms
+    }
+}
+
+/// A proposed index, as `scan --format json` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexProposal {
+    /// `schema.table`.
+    pub table: String,
+    /// Column names or expressions; a descending key is written `"created_at DESC"`.
+    pub columns: Vec<String>,
+    pub include: Vec<String>,
+    #[serde(rename = "where")]
+    pub predicate: Option<String>,
+    pub method: String,
+    pub name: String,
+    pub ddl: String,
+    /// hypopg confirmed the planner uses it and it pays.
+    pub verified: bool,
+    pub cost_before: Option<f64>,
+    pub cost_after: Option<f64>,
+    pub estimated_size_bytes: i64,
+    /// The same index without its partial predicate, for comparison.
+    pub full_index_size_bytes: i64,
+    /// Share of the table's rows the partial predicate keeps (pg_stats).
+    pub predicate_fraction: Option<f64>,
+    pub queryids: Vec<i64>,
+    pub queries: Vec<String>,
+    /// calls x mean time of the statements it serves (ms): the ranking weight.
+    pub workload_time_ms: f64,
+    /// Estimated time saved (ms): workload time x cost reduction, when verified.
+    pub estimated_time_saved_ms: Option<f64>,
+    pub reason: String,
+    /// What the index costs on every write to its table, since the statistics were reset.
+    pub write_cost: Option<WriteCost>,
+    /// The hypopg form of the index, for verification.
+    #[serde(skip)]
+    pub hypothetical_sql: String,
+    /// The hypopg form without the partial predicate, to measure the full index.
+    #[serde(skip)]
+    pub hypothetical_full_sql: Option<String>,
+    #[serde(skip)]
+    pub key_count: usize,
+}
+
+/// The table's write traffic: every insert, and every non-HOT update, must also
+/// update the new index (a new index on an updated column also ends HOT updates there).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WriteCost {
+    pub inserts: i64,
+    pub updates: i64,
+    pub deletes: i64,
+    /// Share of updates that were HOT (no index maintenance).
+    pub hot_update_ratio: Option<f64>,
+}
+
+/// A candidate an existing index already serves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServedByExisting {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub existing_index: String,
+    pub queryids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IndexAdvice {
+    pub proposals: Vec<IndexProposal>,
+    pub served_by_existing: Vec<ServedByExisting>,
+}
+
+/// A candidate while merging: the index and the statements it serves.
+#[derive(Debug, Clone)]
+struct Merged<'a> {
+    index: AccessIndex,
+    statements: Vec<&'a Statement>,
+}
+
+pub fn propose(
+    snapshot: &Snapshot,
+    workload: &Workload,
+    hot: &HotStatements,
+    tables: &TableFilter,
+) -> IndexAdvice {
+    // Statements given on the command line count whatever their (absent) statistics.
+    let mut hot_statements: Vec<_> = workload
+        .analyzed
+        .iter()
+        .filter(|a| a.given || hot.admits(a.statement))
+        .collect();
+    hot_statements.sort_by(|a, b| {
+        b.statement
+            .total_exec_time
+            .partial_cmp(&a.statement.total_exec_time)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.statement.queryid.cmp(&b.statement.queryid))
+    });
+    hot_statements.truncate(hot.top);
+
+    let table_of = |name: &QualifiedName| snapshot.table(&name.schema, &name.name);
+
+    // One candidate per access, with partial predicates kept only where pg_stats
+    // says they leave rows out (or cannot tell).
+    let mut candidates: Vec<Merged> = Vec::new();
+    for analyzed in &hot_statements {
+        for access in &analyzed.shape.accesses {
+            if !tables.admits(&access.table) {
+                continue;
+            }
+            let Some(table) = table_of(&access.table) else {
+                continue;
+            };
+            for mut index in indexes_for_access(access, table) {
+                index.predicates.retain(|p| {
+                    size::predicate_fraction(table, p).is_none_or(|f| f <= PARTIAL_MAX_FRACTION)
+                });
+                candidates.push(Merged {
+                    index,
+                    statements: vec![analyzed.statement],
+                });
+            }
+        }
+    }
+
+    let merged = merge(candidates);
+
+    let mut advice = IndexAdvice::default();
+    let mut taken: Vec<String> = snapshot.indexes.iter().map(|i| i.name.clone()).collect();
+    taken.extend(snapshot.tables.iter().map(|t| t.name.clone()));
+    for m in merged {
+        let Some(table) = table_of(&m.index.table) else {
+            continue;
+        };
+        let existing = snapshot
+            .indexes_of(&m.index.table)
+            .filter_map(|i| IndexForm::of_existing(i).map(|f| (i, f)))
+            .find(|(_, form)| serves(form, &m.index.keys, &m.index.roles, &m.index.predicates));
+        let mut queryids: Vec<i64> = m.statements.iter().map(|s| s.queryid).collect();
+        queryids.sort_unstable();
+        queryids.dedup();
+        if let Some((index, _)) = existing {
+            advice.served_by_existing.push(ServedByExisting {
+                table: m.index.table.to_string(),
+                columns: m.index.keys.iter().map(render::key_label).collect(),
+                existing_index: index.name.clone(),
+                queryids,
+            });
+            continue;
+        }
+        let name = render::index_name(&m.index.table, &m.index.keys, &m.index.predicates, &|n| {
+            taken.iter().any(|t| t == n)
+        });
+        taken.push(name.clone());
+        advice.proposals.push(proposal(table, &m, name, queryids));
+    }
+    advice.proposals.sort_by(|a, b| {
+        b.workload_time_ms
+            .partial_cmp(&a.workload_time_ms)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.name.cmp(&b.name))
+    });
+    advice
+}
+
+fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> IndexProposal {
+    let keys = &m.index.keys;
+    let predicates = &m.index.predicates;
+    let rows = table.reltuples.max(0.0);
+    let fraction = predicates
+        .iter()
+        .map(|p| size::predicate_fraction(table, p))
+        .try_fold(1.0, |acc, f| f.map(|f| acc * f));
+    let full = size::estimate_bytes(table, keys, &[], rows);
+    let estimated = match (predicates.is_empty(), fraction) {
+        (false, Some(f)) => size::estimate_bytes(table, keys, &[], rows * f),
+        _ => full,
+    };
+    let workload_time_ms: f64 = m
+        .statements
+        .iter()
+        .map(|s| s.calls as f64 * s.mean_exec_time)
+        .sum();
+    let mut queries: Vec<String> = m.statements.iter().map(|s| s.query.clone()).collect();
+    queries.dedup();
+    let reason = reason(keys, &m.index.roles, predicates, m.statements.len());
+    IndexProposal {
+        table: m.index.table.to_string(),
+        columns: keys.iter().map(render::key_label).collect(),
+        include: Vec::new(),
+        predicate: render::predicate_sql(predicates),
+        method: "btree".to_string(),
+        ddl: render::create_index_sql(&name, &m.index.table, keys, &[], predicates),
+        hypothetical_sql: render::hypothetical_index_sql(&m.index.table, keys, &[], predicates),
+        hypothetical_full_sql: (!predicates.is_empty())
+            .then(|| render::hypothetical_index_sql(&m.index.table, keys, &[], &[])),
+        name,
+        verified: false,
+        cost_before: None,
+        cost_after: None,
+        estimated_size_bytes: estimated,
+        full_index_size_bytes: full,
+        predicate_fraction: if predicates.is_empty() {
+            None
+        } else {
+            fraction
+        },
+        queryids,
+        queries,
+        workload_time_ms,
+        estimated_time_saved_ms: None,
+        reason,
+        write_cost: table.stats.as_ref().map(|s| WriteCost {
+            inserts: s.n_tup_ins,
+            updates: s.n_tup_upd,
+            deletes: s.n_tup_del,
+            hot_update_ratio: (s.n_tup_upd > 0)
+                .then(|| s.n_tup_hot_upd as f64 / s.n_tup_upd as f64),
+        }),
+        key_count: keys.len(),
+    }
+}
+
+fn reason(
+    keys: &[CandidateKey],
+    roles: &[KeyRole],
+    predicates: &[PartialPredicate],
+    statements: usize,
+) -> String {
+    let names = |role: KeyRole| {
+        keys.iter()
+            .zip(roles)
+            .filter(|(_, r)| **r == role)
+            .map(|(k, _)| render::key_label(k))
+            .collect::<Vec<_>>()
+    };
+    let mut parts = Vec::new();
+    let eq = names(KeyRole::Equality);
+    if !eq.is_empty() {
+        parts.push(format!("equality on {}", eq.join(", ")));
+    }
+    let sort = names(KeyRole::Sort);
+    if !sort.is_empty() {
+        parts.push(format!(
+            "then the ORDER BY ({}) without a sort",
+            sort.join(", ")
+        ));
+    }
+    let range = names(KeyRole::Range);
+    if !range.is_empty() {
+        parts.push(format!("then the range on {}", range.join(", ")));
+    }
+    if let Some(p) = render::predicate_sql(predicates) {
+        parts.push(format!(
+            "only rows WHERE {p}, which every statement requires"
+        ));
+    }
+    format!(
+        "{} statement{}: {}",
+        statements,
+        if statements == 1 { "" } else { "s" },
+        parts.join("; ")
+    )
+}
+
+/// Merges candidates on the same table with the same partial predicate when
+/// one serves the other (a prefix, equality columns in any order): one index
+/// serving several statements beats several near-copies.
+fn merge(candidates: Vec<Merged>) -> Vec<Merged> {
+    let mut sorted = candidates;
+    // Longest first, so shorter candidates fold into the index that covers them.
+    sorted.sort_by(|a, b| {
+        b.index
+            .keys
+            .len()
+            .cmp(&a.index.keys.len())
+            .then_with(|| a.index.table.cmp(&b.index.table))
+    });
+    let mut kept: Vec<Merged> = Vec::new();
+    for c in sorted {
+        let host = kept.iter_mut().find(|k| {
+            k.index.table == c.index.table
+                && k.index.predicates == c.index.predicates
+                && serves(
+                    &IndexForm::of_candidate(&k.index.keys, &k.index.predicates),
+                    &c.index.keys,
+                    &c.index.roles,
+                    &c.index.predicates,
+                )
+        });
+        match host {
+            Some(k) => k.statements.extend(c.statements),
+            None => kept.push(c),
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests;

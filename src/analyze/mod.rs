@@ -1,0 +1,7 @@
+//! Pure analysis: Snapshot in, advice out. Nothing here touches the network.
+
+pub mod finding;
+pub mod indexes;
+pub mod pool;
+pub mod queries;
+pub mod workload;

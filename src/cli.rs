@@ -1,0 +1,259 @@
+//! Command-line interface (clap derive). Parsing only: `run` does the work.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// PostgreSQL performance advisor: verified index proposals, pool sizing and
+/// ready-to-merge migrations, from the database's own statistics.
+#[derive(Debug, Parser)]
+#[command(name = "pgadvise", version, about, long_about = None)]
+#[command(after_help = "\
+Connecting: pass a URL (postgresql://user@host:5432/db) or a conninfo string \
+(\"host=... dbname=...\") as CONNECTION or --database-url; otherwise DATABASE_URL, \
+otherwise the libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, \
+PGSSLMODE, ...) and ~/.pgpass, as psql does.
+
+Exit codes: 0 success; 1 audit found something at or above --fail-on; \
+2 bad arguments or input; 3 cannot connect or authenticate; 4 a prerequisite \
+is missing (extension, privilege, server version); 5 the server failed during the \
+run (timeout, connection lost); 6 an output file could not be written.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// No progress or warnings on stderr; errors are still printed.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Settings file (default: ./pgadvise.toml when it exists). Flags win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyze a database (or a snapshot) and report what to change.
+    Scan(ScanArgs),
+    /// Like scan, for scheduled CI: the exit code tells whether something serious was found.
+    Audit(ScanArgs),
+    /// Watch connections for --sample-window and print only the connection-pool verdict.
+    Pool(ScanArgs),
+    /// Write everything pgadvise reads from the database as JSON (for offline analysis).
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Database URL or conninfo string (default: DATABASE_URL, then the PG* variables).
+    #[arg(value_name = "CONNECTION")]
+    pub connection: Option<String>,
+
+    /// Same as CONNECTION, as an option.
+    #[arg(long, value_name = "URL", conflicts_with = "connection")]
+    pub database_url: Option<String>,
+
+    /// Give up connecting after this long (e.g. 10s). Default: connect_timeout from the
+    /// connection string or PGCONNECT_TIMEOUT, else 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Cap on each statement pgadvise runs on the server.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub statement_timeout: Duration,
+
+    /// How long a statement may wait for a lock before pgadvise gives up.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub lock_timeout: Duration,
+}
+
+impl ConnectionArgs {
+    /// The connection string the user gave, if any.
+    pub fn explicit(&self) -> Option<&str> {
+        self.connection.as_deref().or(self.database_url.as_deref())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Analyze a snapshot file written by `pgadvise snapshot` instead of connecting.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["connection", "database_url"])]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Also write the snapshot this scan analyzed (to reproduce it offline later).
+    #[arg(long, value_name = "FILE")]
+    pub save_snapshot: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub advisor: AdvisorArgs,
+
+    #[command(flatten)]
+    pub pool: PoolArgs,
+}
+
+/// Which statements and tables the index advisor looks at.
+#[derive(Debug, Args)]
+pub struct AdvisorArgs {
+    /// Analyze at most this many statements, heaviest total time first.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub top: usize,
+
+    /// Ignore statements called fewer times than this.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub min_calls: i64,
+
+    /// Ignore statements whose total execution time is below this (e.g. 500ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_total_time: Option<Duration>,
+
+    /// Ignore statements whose mean execution time is below this (e.g. 1ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_mean_time: Option<Duration>,
+
+    /// Also advise on this statement (repeatable): a query that has not run in production yet.
+    #[arg(long = "query", value_name = "SQL")]
+    pub queries: Vec<String>,
+
+    /// Also advise on the `;`-separated statements in this file (with `$n` parameters or literals).
+    #[arg(long, value_name = "FILE")]
+    pub queries_file: Option<PathBuf>,
+
+    /// Only these tables (repeatable; `schema.table` or a bare name for any schema).
+    #[arg(long = "include-table", value_name = "TABLE")]
+    pub include_tables: Vec<String>,
+
+    /// Never these tables (repeatable; `schema.table` or a bare name for any schema).
+    #[arg(long = "exclude-table", value_name = "TABLE")]
+    pub exclude_tables: Vec<String>,
+
+    /// Keep a verified index only if it cuts one of its statements' cost by this many percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50.0, value_parser = parse_percent)]
+    pub min_cost_savings: f64,
+
+    /// Do not verify proposals with hypopg (they are reported as unverified).
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// A percentage from 0 to 100, with or without `%`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{text}' is not a percentage (e.g. 50 or 50%)"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("'{text}' is not between 0 and 100"))
+    }
+}
+
+/// The connection-pool verdict; any of these makes scan/audit sample connections.
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// A declared pool, matched to application_name: NAME=INSTANCESxSIZE (e.g. api=4x20). Repeatable.
+    #[arg(long = "pool", value_name = "NAME=INSTANCESxSIZE", value_parser = crate::analyze::pool::DeclaredPool::parse)]
+    pub declared: Vec<crate::analyze::pool::DeclaredPool>,
+
+    /// How long to watch pg_stat_activity (one sample every 100 ms). Default 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub sample_window: Option<Duration>,
+
+    /// CPU cores of the database server: caps recommended pools at cores × 2 + 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_cores: Option<u32>,
+}
+
+impl PoolArgs {
+    /// Whether the user asked for the pool verdict.
+    pub fn requested(&self) -> bool {
+        !self.declared.is_empty() || self.sample_window.is_some() || self.db_cores.is_some()
+    }
+}
+
+/// Default `--sample-window`.
+pub const DEFAULT_SAMPLE_WINDOW: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Write the snapshot here instead of stdout (written atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people at a terminal.
+    Text,
+    /// The versioned JSON document (see docs/json-output.md).
+    Json,
+}
+
+/// Parses `500ms`, `30s`, `2min`, `1h`; a bare number means seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (examples: 500ms, 30s, 2min, 1h)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" | "mins" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}' (use ms, s, min or h)"
+            ))
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 * 7.0 {
+        return Err(format!(
+            "'{text}' is out of range (more than 0, at most a week)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("30", 30_000),
+            ("2min", 120_000),
+            ("1h", 3_600_000),
+            ("1.5s", 1_500),
+        ];
+        for (text, ms) in ok {
+            assert_eq!(parse_duration(text).unwrap().as_millis(), ms, "{text}");
+        }
+        for bad in ["", "s", "10 parsecs", "-1s", "0", "1e9h", "abc"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

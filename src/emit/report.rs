@@ -1,0 +1,59 @@
+//! The scan report: the versioned JSON document `scan --format json` prints,
+//! and the data every other rendering reads.
+
+use crate::analyze::finding::Finding;
+use crate::analyze::indexes::IndexProposal;
+use crate::snapshot::Snapshot;
+use serde::Serialize;
+
+/// Version of the report's JSON shape (independent of the snapshot's).
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+/// The top level is fixed; later stages fill `indexes`, `findings` and `pool`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub format_version: u32,
+    pub pgadvise_version: String,
+    pub server: ServerSummary,
+    /// Statements turned into query shapes.
+    pub statements_analyzed: usize,
+    /// Statements left out (utility statements, pgadvise's own, unparseable, catalog-only).
+    pub statements_skipped: usize,
+    /// Proposed indexes, the most time saved first.
+    pub indexes: Vec<IndexProposal>,
+    pub findings: Vec<Finding>,
+    pub pool: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSummary {
+    pub version: String,
+    pub version_num: i32,
+}
+
+impl ScanReport {
+    pub fn new(
+        snapshot: &Snapshot,
+        statements_analyzed: usize,
+        statements_skipped: usize,
+        indexes: Vec<IndexProposal>,
+    ) -> Self {
+        ScanReport {
+            format_version: REPORT_FORMAT_VERSION,
+            pgadvise_version: env!("CARGO_PKG_VERSION").to_string(),
+            server: ServerSummary {
+                version: snapshot.server.version.clone(),
+                version_num: snapshot.server.version_num,
+            },
+            statements_analyzed,
+            statements_skipped,
+            indexes,
+            findings: Vec::new(),
+            pool: None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

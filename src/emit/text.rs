@@ -1,0 +1,330 @@
+//! The human summary `pgadvise scan` prints at a terminal.
+
+use super::report::ScanReport;
+use crate::snapshot::{Snapshot, TableKind};
+use std::fmt::Write;
+
+/// How many statements the summary lists.
+const TOP_STATEMENTS: usize = 5;
+
+/// `1.2 GB`, `800 kB`, `12 B`: sizes as a DBA reads them.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds as `850 ms`, `12.3 s`, `4.2 min`, `3.1 h`.
+pub fn millis(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        format!("{:.1} min", ms / 60_000.0)
+    } else {
+        format!("{:.1} h", ms / 3_600_000.0)
+    }
+}
+
+/// One line of SQL, cut to `width` characters.
+fn one_line(sql: &str, width: usize) -> String {
+    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= width {
+        flat
+    } else {
+        let cut: String = flat.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// `skip_reasons`: how many statements were skipped for which reason.
+pub fn summary(snapshot: &Snapshot, report: &ScanReport, skip_reasons: &[(&str, usize)]) -> String {
+    let mut out = String::new();
+    let s = snapshot;
+    let _ = writeln!(
+        out,
+        "pgadvise {} — {} (PostgreSQL {}{})",
+        env!("CARGO_PKG_VERSION"),
+        if s.source.target.is_empty() {
+            &s.source.database
+        } else {
+            &s.source.target
+        },
+        s.server.version,
+        if s.source.in_recovery {
+            ", standby"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "collected {}\n", s.collected_at);
+
+    let st = &s.statements;
+    let mut notes = Vec::new();
+    if st.hidden_count > 0 {
+        notes.push(format!("{} hidden", st.hidden_count));
+    }
+    if let Some(d) = st.dealloc {
+        notes.push(format!("{d} evicted since reset"));
+    }
+    let _ = writeln!(
+        out,
+        "  statements   {} in pg_stat_statements{}; {} analyzed, {} skipped",
+        st.entries.len(),
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        },
+        report.statements_analyzed,
+        report.statements_skipped
+    );
+    if !skip_reasons.is_empty() {
+        let parts: Vec<String> = skip_reasons
+            .iter()
+            .map(|(label, n)| format!("{n} {label}"))
+            .collect();
+        let _ = writeln!(out, "               skipped: {}", parts.join(", "));
+    }
+
+    let table_bytes: i64 = s.tables.iter().map(|t| t.total_size_bytes).sum();
+    let partitioned = s
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::PartitionedTable)
+        .count();
+    let _ = writeln!(
+        out,
+        "  tables       {} ({} with indexes){}",
+        s.tables.len(),
+        bytes(table_bytes),
+        if partitioned > 0 {
+            format!(", {partitioned} partitioned")
+        } else {
+            String::new()
+        }
+    );
+    let index_bytes: i64 = s.indexes.iter().map(|i| i.size_bytes).sum();
+    let invalid = s.indexes.iter().filter(|i| !i.is_valid).count();
+    let _ = writeln!(
+        out,
+        "  indexes      {} ({}){}",
+        s.indexes.len(),
+        bytes(index_bytes),
+        if invalid > 0 {
+            format!(", {invalid} INVALID")
+        } else {
+            String::new()
+        }
+    );
+
+    let sessions = &s.activity.sessions;
+    let count = |state: &str| {
+        sessions
+            .iter()
+            .filter(|x| x.state.as_deref() == Some(state))
+            .count()
+    };
+    let _ = writeln!(
+        out,
+        "  connections  {} client sessions: {} active, {} idle, {} idle in transaction (max_connections {})",
+        sessions.len(),
+        count("active"),
+        count("idle"),
+        count("idle in transaction") + count("idle in transaction (aborted)"),
+        s.setting("max_connections").unwrap_or("?")
+    );
+    let extensions: Vec<String> = s
+        .extensions
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.name.as_str(),
+                "pg_stat_statements" | "hypopg" | "pg_qualstats"
+            )
+        })
+        .map(|e| format!("{} {}", e.name, e.version))
+        .collect();
+    let _ = writeln!(out, "  extensions   {}", extensions.join(", "));
+
+    let workload: Vec<_> = st
+        .entries
+        .iter()
+        .filter(|e| !crate::collect::is_own_statement(&e.query))
+        .take(TOP_STATEMENTS)
+        .collect();
+    if !workload.is_empty() {
+        let _ = writeln!(out, "\n  top statements by total time:");
+        for (n, e) in workload.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    {}. {:>10} total {:>9} calls  {:>9} mean  {}",
+                n + 1,
+                millis(e.total_exec_time),
+                e.calls,
+                millis(e.mean_exec_time),
+                one_line(&e.query, 70)
+            );
+        }
+    }
+    out
+}
+
+/// The ranked proposals, readable in ten seconds.
+pub fn index_table(
+    advice: &crate::analyze::indexes::IndexAdvice,
+    verification: Option<&crate::verify::proposals::VerifyReport>,
+) -> String {
+    let mut out = String::new();
+    if advice.proposals.is_empty() {
+        let _ = writeln!(out, "\n  index proposals: none");
+    } else {
+        let ranking = if advice.proposals.iter().any(|p| p.verified) {
+            "verified with hypopg, most time saved first"
+        } else {
+            "unverified, most workload time first"
+        };
+        let _ = writeln!(out, "\n  index proposals ({ranking}):");
+        for (n, p) in advice.proposals.iter().enumerate() {
+            let columns = p.columns.join(", ");
+            let predicate = p
+                .predicate
+                .as_ref()
+                .map(|w| format!(" WHERE {w}"))
+                .unwrap_or_default();
+            let gain = match (p.cost_before, p.cost_after) {
+                (Some(b), Some(a)) if b > 0.0 => {
+                    format!("cost {b:.0} -> {a:.0} (-{:.0}%)", (1.0 - a / b) * 100.0)
+                }
+                _ => "unverified".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "    {}. {}({columns}){predicate}\n       {} statement(s), {} of workload, ~{}{}; {gain}",
+                n + 1,
+                p.table,
+                p.queryids.len(),
+                millis(p.workload_time_ms),
+                bytes(p.estimated_size_bytes),
+                if p.predicate.is_some() {
+                    format!(" (full index ~{})", bytes(p.full_index_size_bytes))
+                } else {
+                    String::new()
+                },
+            );
+            let _ = writeln!(out, "       {}", p.ddl);
+        }
+    }
+    if let Some(v) = verification {
+        if !advice.proposals.is_empty() && v.workload_cost_before > 0.0 {
+            let _ = writeln!(
+                out,
+                "    the set: {} index(es), {}; workload cost (calls x plan cost) {:.0} -> {:.0} (-{:.0}%)",
+                advice.proposals.len(),
+                bytes(v.total_size_bytes),
+                v.workload_cost_before,
+                v.workload_cost_after,
+                (1.0 - v.workload_cost_after / v.workload_cost_before) * 100.0
+            );
+        }
+        for r in &v.rejected {
+            let _ = writeln!(
+                out,
+                "    not proposed after verification: {} ({})",
+                r.name, r.reason
+            );
+        }
+        if !v.unplannable.is_empty() {
+            let _ = writeln!(
+                out,
+                "    {} statement(s) could not be planned for verification",
+                v.unplannable.len()
+            );
+        }
+    }
+    for s in &advice.served_by_existing {
+        let _ = writeln!(
+            out,
+            "    already served: {}({}) by {}",
+            s.table,
+            s.columns.join(", "),
+            s.existing_index
+        );
+    }
+    out
+}
+
+/// The pool verdict with its arithmetic, and its findings.
+pub fn pool_section(
+    verdict: &crate::analyze::pool::PoolVerdict,
+    findings: &[crate::analyze::finding::Finding],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  connection pools  budget {} ({}); {} samples over {:.1} s",
+        verdict.budget, verdict.budget_arithmetic, verdict.samples, verdict.window_seconds
+    );
+    for app in &verdict.applications {
+        let declared = match &app.declared {
+            Some(d) => format!("{}×{} = {}", d.instances, d.size, d.total),
+            None => "undeclared".to_string(),
+        };
+        let o = &app.observed;
+        let _ = writeln!(
+            out,
+            "    {}: declared {declared}; peak active {} idle {} idle-in-tx {}; recommended {}",
+            app.name, o.active.peak, o.idle.peak, o.idle_in_transaction.peak, app.recommended_size
+        );
+        let _ = writeln!(out, "      {}", app.arithmetic);
+    }
+    for f in findings {
+        let _ = writeln!(out, "  [{:?}] {}: {}", f.severity, f.rule, f.title);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_times_read_naturally() {
+        let sizes = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 kB"),
+            (1536 * 1024, "1.5 MB"),
+            (5 * 1024 * 1024 * 1024, "5.0 GB"),
+        ];
+        for (n, text) in sizes {
+            assert_eq!(bytes(n), text);
+        }
+        let times = [
+            (0.25, "0.2 ms"),
+            (850.0, "850.0 ms"),
+            (12_300.0, "12.3 s"),
+            (252_000.0, "4.2 min"),
+            (11_160_000.0, "3.1 h"),
+        ];
+        for (ms, text) in times {
+            assert_eq!(millis(ms), text);
+        }
+    }
+
+    #[test]
+    fn long_sql_is_cut_on_one_line() {
+        assert_eq!(one_line("SELECT  1\n FROM t", 80), "SELECT 1 FROM t");
+        assert_eq!(one_line("SELECT abcdef", 8), "SELECT …");
+    }
+}

@@ -1,0 +1,16 @@
+//! pgadvise: a PostgreSQL performance advisor.
+//!
+//! The pipeline runs in one direction: [`collect`] reads a live server into a
+//! [`snapshot::Snapshot`], [`analyze`] turns the snapshot into advice, and `emit`
+//! renders it. Each stage owns its data and hands it forward.
+
+pub mod analyze;
+pub mod cli;
+pub mod cluster;
+pub mod collect;
+pub mod config;
+pub mod emit;
+pub mod ident;
+pub mod run;
+pub mod snapshot;
+pub mod verify;
