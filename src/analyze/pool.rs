@@ -419,6 +419,9 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             .collect();
         findings.push(Finding {
             rule: "pool-budget-exceeded".into(),
+            object: "server".into(),
+            queryid: None,
+            fix: Some("Shrink the pools until instances × size sums below the budget (see each application's recommended size), or put PgBouncer in transaction mode in front of the server.".into()),
             severity: Severity::High,
             title: format!(
                 "Declared pools can open {declared_total} connections; the server allows {budget}"
@@ -448,6 +451,9 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
     if let Some(severity) = near_limit_severity(peak_connections, budget) {
         findings.push(Finding {
             rule: "connections-near-limit".into(),
+            object: "server".into(),
+            queryid: None,
+            fix: Some("Find which applications hold the connections (the applications table), shrink oversized pools, or pool through PgBouncer; raise max_connections only with the memory to back it.".into()),
             severity,
             title: format!("{peak_connections} of {budget} connections in use at the peak"),
             detail: format!(
@@ -472,6 +478,9 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         if active_peak > cores_cap(cores) {
             findings.push(Finding {
                 rule: "pool-beyond-cores".into(),
+                object: "server".into(),
+                queryid: None,
+                fix: Some(format!("Cap active connections near {}: smaller pools, or PgBouncer in transaction mode.", cores_cap(cores))),
                 severity: Severity::Medium,
                 title: format!(
                     "{active_peak} sessions active at once on {cores} cores (more than {} gains nothing)",
@@ -490,6 +499,9 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         if is_oversized(declared.max(idle_peak), app.recommended_size) {
             findings.push(Finding {
                 rule: "pool-oversized".into(),
+                object: format!("application:{}", app.name),
+                queryid: None,
+                fix: Some(format!("Set the pool of {} to {} (settings below).", app.name, app.recommended_size)),
                 severity: Severity::Low,
                 title: format!(
                     "{}: pool of {} where {} would do",
@@ -535,6 +547,9 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             .collect();
         findings.push(Finding {
             rule: "idle-in-transaction".into(),
+            object: format!("application:{app}"),
+            queryid: None,
+            fix: Some("Commit or roll back promptly in the application; set idle_in_transaction_session_timeout (e.g. 60s) for its role as a backstop.".into()),
             severity: if oldest > IDLE_IN_TRANSACTION_HIGH_SECONDS {
                 Severity::High
             } else {
