@@ -975,6 +975,68 @@ impl GeneratedWorkload {
         sql
     }
 
+    /// Rows for every table, so a real server plans against real statistics:
+    /// `reltuples / divisor` rows each (at least `min_rows`), values shaped
+    /// like the generated pg_stats (skewed foreign keys, mostly-NULL
+    /// `deleted_at`, a few common statuses, rare flags, `created_at`
+    /// correlated with `id`). Foreign key values stay within the parent's
+    /// rows, so the constraints of [`Self::schema_sql`] hold.
+    pub fn data_sql(&self, divisor: f64, min_rows: u64) -> String {
+        let rows: Vec<u64> = self
+            .tables
+            .iter()
+            .map(|t| ((t.reltuples / divisor).round() as u64).max(min_rows))
+            .collect();
+        let statuses = STATUS_VALUES
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut sql = String::new();
+        for (position, table) in self.tables.iter().enumerate() {
+            let names: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+            let values: Vec<String> = table
+                .columns
+                .iter()
+                .map(|(_, role)| match role {
+                    ColumnRole::Id => "g".to_string(),
+                    // Cubing a uniform value skews towards the parent's first rows.
+                    ColumnRole::ForeignKey(target) => format!(
+                        "1 + floor(power(random(), 3) * {})::bigint",
+                        rows[*target].saturating_sub(1)
+                    ),
+                    ColumnRole::CreatedAt => {
+                        "timestamptz '2026-01-01' + g * interval '1 second'".to_string()
+                    }
+                    ColumnRole::UpdatedAt => {
+                        "timestamptz '2026-01-01' + random() * interval '300 days'".to_string()
+                    }
+                    ColumnRole::DeletedAt => "CASE WHEN random() < 0.05 \
+                         THEN timestamptz '2026-06-01' + random() * interval '100 days' END"
+                        .to_string(),
+                    ColumnRole::Status => format!(
+                        "(ARRAY[{statuses}])[1 + floor(power(random(), 2) * {})::int]",
+                        STATUS_VALUES.len()
+                    ),
+                    ColumnRole::Flag => "random() < 0.1".to_string(),
+                    ColumnRole::Name => "'name ' || (g % 5000)".to_string(),
+                    ColumnRole::Email => "'user' || g || '@example.com'".to_string(),
+                    ColumnRole::Amount => "floor(random() * 100000)::int".to_string(),
+                    ColumnRole::Payload => "jsonb_build_object('n', g)".to_string(),
+                })
+                .collect();
+            let _ = writeln!(
+                sql,
+                "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {}) g;",
+                table.name,
+                names.join(", "),
+                values.join(", "),
+                rows[position]
+            );
+        }
+        sql
+    }
+
     /// One `PREPARE bench_N` per preparable statement, the rest as comments.
     pub fn statements_sql(&self) -> String {
         let mut sql = String::new();
