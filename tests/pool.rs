@@ -197,6 +197,19 @@ async fn declared_pools_come_from_pgadvise_toml_and_flags_win() {
     assert_eq!(declared("batch"), Some(serde_json::json!(30)), "{report:#}");
     assert!(report["pool"]["window_seconds"].as_f64().unwrap() < 3.0);
 
+    // The text verdict carries the ready-to-paste settings and each finding's fix.
+    let out = pgadvise()
+        .current_dir(dir.path())
+        .args(["pool", "--quiet"])
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("settings, per instance:"), "{text}");
+    assert!(text.contains("maximumPoolSize="), "{text}");
+    assert!(text.contains("pool-budget-exceeded"), "{text}");
+    assert!(text.contains("fix: Shrink the pools"), "{text}");
+
     // A mistake in the file is an input error that names the file and the key.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[pools.api]\ninstances = 4\n").unwrap();

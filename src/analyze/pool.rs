@@ -501,7 +501,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
                 rule: "pool-oversized".into(),
                 object: format!("application:{}", app.name),
                 queryid: None,
-                fix: Some(format!("Set the pool of {} to {} (settings below).", app.name, app.recommended_size)),
+                fix: Some(format!("Set the pool of {} to {} (its ready-to-paste settings are in the pool verdict).", app.name, app.recommended_size)),
                 severity: Severity::Low,
                 title: format!(
                     "{}: pool of {} where {} would do",

@@ -287,9 +287,18 @@ pub fn pool_section(
             app.name, o.active.peak, o.idle.peak, o.idle_in_transaction.peak, app.recommended_size
         );
         let _ = writeln!(out, "      {}", app.arithmetic);
+        if !app.settings.is_empty() {
+            let _ = writeln!(out, "      settings, per instance:");
+            for (pool, snippet) in &app.settings {
+                let _ = writeln!(out, "        {pool:<16} {}", snippet.replace('\n', "; "));
+            }
+        }
     }
     for f in findings {
         let _ = writeln!(out, "  [{:?}] {}: {}", f.severity, f.rule, f.title);
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "      fix: {fix}");
+        }
     }
     out
 }
