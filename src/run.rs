@@ -28,8 +28,12 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const CONNECT: u8 = 3;
     pub const PREREQUISITE: u8 = 4;
+    /// The server failed or the connection was lost mid-run.
     pub const SERVER: u8 = 5;
     pub const OUTPUT: u8 = 6;
+    /// pgadvise's own statement_timeout or lock_timeout fired: it gave up
+    /// rather than wait (retry later, or raise the timeout).
+    pub const TIMEOUT: u8 = 7;
 }
 
 /// Everything that can stop a run, each with the exit code it maps to.
@@ -82,10 +86,8 @@ impl RunError {
                 | CollectError::StatementsHidden { .. } => exit::PREREQUISITE,
                 CollectError::Query { kind, .. } => match kind {
                     QueryFailure::Privilege => exit::PREREQUISITE,
-                    QueryFailure::Timeout
-                    | QueryFailure::LockTimeout
-                    | QueryFailure::ConnectionLost
-                    | QueryFailure::Other => exit::SERVER,
+                    QueryFailure::Timeout | QueryFailure::LockTimeout => exit::TIMEOUT,
+                    QueryFailure::ConnectionLost | QueryFailure::Other => exit::SERVER,
                 },
             },
             RunError::Write { .. } => exit::OUTPUT,
@@ -225,6 +227,11 @@ async fn scan(
     }
     let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
+    // An empty list already got collect's warning; this covers statistics that
+    // hold only pgadvise's own statements, utility commands or the reset itself.
+    if workload.analyzed() == 0 && !snapshot.statements.entries.is_empty() {
+        diagnostics.warn(&nothing_to_analyze(&snapshot));
+    }
     let advice = indexes::propose(
         &snapshot,
         &workload,
@@ -342,6 +349,21 @@ async fn verify_live(
             Ok(None)
         }
     }
+}
+
+/// Why a scan has no advice: nothing in pg_stat_statements was a query on a table.
+fn nothing_to_analyze(snapshot: &Snapshot) -> String {
+    let reset = snapshot
+        .statements
+        .stats_reset
+        .as_deref()
+        .map_or(String::new(), |at| format!(", statistics reset at {at}"));
+    format!(
+        "none of the {} pg_stat_statements entries of this database is a query pgadvise can analyze \
+         (its own statements, utility commands, or statistics just reset{reset}): \
+         let the workload run, then scan again",
+        snapshot.statements.entries.len()
+    )
 }
 
 /// Statements from `--query` and `--queries-file`, as if observed once.
