@@ -339,6 +339,13 @@ async fn verify_live(
     match verify_proposals(&whatif, advice, &statements, min_savings).await {
         Ok(report) => {
             let _ = whatif.close().await;
+            if let Some((_, reason)) = report.unplannable.first() {
+                diagnostics.warn(&format!(
+                    "{} statement(s) could not be planned, so the proposals for them are unverified \
+                     (first: {reason})",
+                    report.unplannable.len()
+                ));
+            }
             Ok(Some(report))
         }
         Err(e) => {
