@@ -76,7 +76,7 @@ fn customer_proposal(report: &serde_json::Value) -> &serde_json::Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["table"] == "public.orders" && p["columns"] == serde_json::json!(["customer"]))
+        .find(|p| p["table"] == "public.orders" && p["columns"][0] == "customer")
         .unwrap_or_else(|| panic!("no index on orders (customer) proposed: {report:#}"))
 }
 
@@ -194,4 +194,173 @@ async fn scan_and_pool_work_with_only_the_monitoring_roles() {
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(doc["statements"]["hidden_count"], 0, "{grants}");
     }
+}
+
+/// Everything a write would change, read from a fresh session.
+#[derive(Debug, PartialEq)]
+struct WriteEvidence {
+    /// pg_stat_database: tup_inserted, tup_updated, tup_deleted.
+    database_tuples: (i64, i64, i64),
+    /// pg_stat_all_tables (catalogs included): relation, n_tup_ins, n_tup_upd, n_tup_del.
+    table_tuples: Vec<(String, i64, i64, i64)>,
+    /// pg_class: oid, name, relfilenode.
+    relations: Vec<(u32, String, u32)>,
+    /// pg_index: index, table, valid.
+    indexes: Vec<(u32, u32, bool)>,
+    /// The next transaction id: any write would have taken one.
+    next_xid: String,
+}
+
+/// Waits until no other session is in `database`, so that every backend that
+/// ran there has flushed its statistics (a backend reports them as it exits).
+async fn quiet_evidence(url: &str, database: &str) -> WriteEvidence {
+    let c = support::connect(url).await;
+    let start = std::time::Instant::now();
+    loop {
+        let others: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&database],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "sessions linger in {database}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The exiting backend leaves pg_stat_activity just before it flushes.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    c.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = $1",
+            &[&database],
+        )
+        .await
+        .unwrap();
+    let database_tuples = (row.get(0), row.get(1), row.get(2));
+    let table_tuples = c
+        .query(
+            "SELECT relid::regclass::text, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_all_tables ORDER BY relid",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let relations = c
+        .query(
+            "SELECT oid, relname::text, relfilenode FROM pg_class ORDER BY oid",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let indexes = c
+        .query(
+            "SELECT indexrelid, indrelid, indisvalid FROM pg_index ORDER BY indexrelid",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let next_xid = c
+        .query_one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    WriteEvidence {
+        database_tuples,
+        table_tuples,
+        relations,
+        indexes,
+        next_xid,
+    }
+}
+
+#[tokio::test]
+async fn a_full_scan_writes_nothing() {
+    use pgadvise::cluster::{ClusterOptions, LocalCluster};
+    // A cluster of its own: autovacuum and other tests would move the counters.
+    let cluster = LocalCluster::start(&ClusterOptions {
+        settings: vec![("autovacuum".into(), "off".into())],
+        ..ClusterOptions::default()
+    })
+    .expect("a throwaway cluster");
+    let admin = support::connect(&cluster.url("postgres")).await;
+    admin.batch_execute("CREATE DATABASE shop").await.unwrap();
+    let url = cluster.url("shop");
+    let c = support::connect(&url).await;
+    c.batch_execute(
+        "CREATE EXTENSION pg_stat_statements; CREATE EXTENSION hypopg;
+         CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, shipped_at timestamptz);
+         INSERT INTO orders SELECT g, g % 500, CASE WHEN g % 10 = 0 THEN now() END
+         FROM generate_series(1, 20000) g;
+         ANALYZE orders;",
+    )
+    .await
+    .unwrap();
+    let stmt = c
+        .prepare("SELECT id FROM orders WHERE customer = $1 AND shipped_at IS NULL")
+        .await
+        .unwrap();
+    for p in 0..5 {
+        c.query(&stmt, &[&p]).await.unwrap();
+    }
+    drop(c);
+
+    let before = quiet_evidence(&cluster.url("postgres"), "shop").await;
+    let dir = tempfile::tempdir().unwrap();
+    let scan = pgadvise()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--sample-window",
+            "1s",
+            "--save-snapshot",
+        ])
+        .arg(dir.path().join("snap.json"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+    let report = json(&scan);
+    // Verification ran: hypothetical indexes were created, planned and dropped.
+    assert_eq!(customer_proposal(&report)["verified"], true, "{report:#}");
+    for args in [vec!["snapshot"], vec!["pool", "--sample-window", "1s"]] {
+        let out = pgadvise().args(&args).arg(&url).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let after = quiet_evidence(&cluster.url("postgres"), "shop").await;
+    assert_eq!(before, after, "pgadvise changed the database");
+
+    // The evidence does see a write: a session that only creates a temporary table.
+    let writer = support::connect(&url).await;
+    writer
+        .batch_execute("CREATE TEMP TABLE scratch (x int); INSERT INTO scratch VALUES (1)")
+        .await
+        .unwrap();
+    drop(writer);
+    let written = quiet_evidence(&cluster.url("postgres"), "shop").await;
+    assert_ne!(after.database_tuples, written.database_tuples);
+    assert_ne!(after.next_xid, written.next_xid);
 }
