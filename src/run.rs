@@ -207,6 +207,10 @@ async fn scan(
         };
         pool::verdict(&snapshot, &options)
     });
+    // Before the pool-only return: `pool --save-snapshot` saves too.
+    if let Some(path) = &args.save_snapshot {
+        write_snapshot(path, &snapshot)?;
+    }
     if pool_only {
         if let Some((verdict, findings)) = &pool {
             match args.format {
@@ -221,9 +225,6 @@ async fn scan(
             }
         }
         return Ok(exit::SUCCESS);
-    }
-    if let Some(path) = &args.save_snapshot {
-        write_snapshot(path, &snapshot)?;
     }
     let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);

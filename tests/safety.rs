@@ -364,3 +364,113 @@ async fn a_full_scan_writes_nothing() {
     assert_ne!(after.database_tuples, written.database_tuples);
     assert_ne!(after.next_xid, written.next_xid);
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_password_never_appears_in_any_output() {
+    let db = db_with_workload("safety_secret").await;
+    let role = format!("{}_app", db.name);
+    // Characters that need percent-encoding in a URL and quoting in conninfo.
+    let password = "Zq9!s3cr3t#P@ss:w/rd";
+    let encoded = "Zq9%21s3cr3t%23P%40ss%3Aw%2Frd";
+    monitoring_role(&db, &role, password, "pg_monitor").await;
+    db.client()
+        .await
+        .batch_execute(&format!("GRANT SELECT ON orders TO {role}"))
+        .await
+        .unwrap();
+    let (host, port) = support::server().host_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(&pgpass, format!("{host}:{port}:*:{role}:{password}\n")).unwrap();
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+
+    enum Secret {
+        Url,
+        Env,
+        PassFile,
+    }
+    let mut runs = 0;
+    for secret in [Secret::Url, Secret::Env, Secret::PassFile] {
+        for database in [db.name.as_str(), "no_such_database_here"] {
+            let url = match secret {
+                Secret::Url => {
+                    format!("postgresql://{role}:{encoded}@{host}:{port}/{database}")
+                }
+                _ => format!("postgresql://{role}@{host}:{port}/{database}"),
+            };
+            let commands: [Vec<String>; 4] = [
+                vec![
+                    "scan".into(),
+                    "--format".into(),
+                    "json".into(),
+                    "--save-snapshot".into(),
+                ],
+                vec!["scan".into(), "--save-snapshot".into()],
+                vec!["snapshot".into(), "-o".into()],
+                vec![
+                    "pool".into(),
+                    "--sample-window".into(),
+                    "300ms".into(),
+                    "--save-snapshot".into(),
+                ],
+            ];
+            for args in commands {
+                runs += 1;
+                let file = out_dir.join(format!("run{runs}.json"));
+                let mut cmd = pgadvise();
+                cmd.args(&args).arg(&file).arg(&url);
+                match secret {
+                    Secret::Env => {
+                        cmd.env("PGPASSWORD", password);
+                    }
+                    Secret::PassFile => {
+                        cmd.env("PGPASSFILE", &pgpass);
+                    }
+                    Secret::Url => {}
+                }
+                let out = cmd.output().unwrap();
+                let expected = if database == db.name { 0 } else { 3 };
+                assert_eq!(
+                    out.status.code(),
+                    Some(expected),
+                    "{args:?} on {database}: {}",
+                    text(&out.stderr)
+                );
+                for (what, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                    let stream = text(stream);
+                    assert!(
+                        !stream.contains(password) && !stream.contains(encoded),
+                        "{args:?} on {database}: password in {what}:\n{stream}"
+                    );
+                }
+            }
+        }
+    }
+    // Files were written (the successful runs), and none holds the password.
+    let written = files_under(&out_dir);
+    assert_eq!(written.len(), 12, "{written:?}");
+    for file in written {
+        let contents = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !contents.contains(password) && !contents.contains(encoded),
+            "password in {}",
+            file.display()
+        );
+    }
+}
