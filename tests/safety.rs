@@ -474,3 +474,142 @@ async fn a_password_never_appears_in_any_output() {
         );
     }
 }
+
+/// Quotes an identifier for the test's own SQL (independently of pgadvise's `ident`).
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// (schema, table, column): every kind of name PostgreSQL accepts and a tool may mangle.
+fn weird_tables() -> Vec<(String, String, String)> {
+    let long_ascii = |c: char| std::iter::repeat_n(c, 63).collect::<String>();
+    // 31 two-byte letters and one ASCII: exactly 63 bytes, the limit.
+    let long_unicode = |c: char| format!("{}x", std::iter::repeat_n(c, 31).collect::<String>());
+    let table = |s: &str, t: &str, c: &str| (s.to_string(), t.to_string(), c.to_string());
+    let v = vec![
+        table("My Schema", "Order \"Items\"", "Customer Id"),
+        table("select", "user", "select"),
+        table("Ünïcødé", "Größe Tabelle", "größe"),
+        table("public", "MixedCase", "MixedCol"),
+        table("public", "a.b", "x y"),
+        (long_ascii('s'), long_ascii('t'), long_ascii('c')),
+        table("public", &long_unicode('é'), &long_unicode('ü')),
+        // Two names that read alike once made ASCII: the index names must still differ.
+        table("public", "Straße", "Wert"),
+        table("public", "stra e", "wert"),
+    ];
+    for (s, t, c) in &v {
+        assert!(s.len() <= 63 && t.len() <= 63 && c.len() <= 63);
+    }
+    v
+}
+
+/// Every index outside the system schemas: (schema, table, index, key columns).
+async fn user_indexes(c: &Client) -> Vec<(String, String, String, Vec<String>)> {
+    c.query(
+        "SELECT n.nspname::text, t.relname::text, i.relname::text,
+                ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord)
+         FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+         ORDER BY 1, 2, 3",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
+
+#[tokio::test]
+async fn proposed_ddl_on_weird_identifiers_creates_exactly_the_intended_index() {
+    let db = TestDb::create("safety_idents").await;
+    let c = db.client().await;
+    let tables = weird_tables();
+    for (schema, table, column) in &tables {
+        let qualified = format!("{}.{}", quoted(schema), quoted(table));
+        c.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema_q};
+             CREATE TABLE {qualified} (id int PRIMARY KEY, {col} int NOT NULL, payload text);
+             INSERT INTO {qualified} SELECT g, g % 700, 'p' FROM generate_series(1, 6000) g;
+             ANALYZE {qualified};",
+            schema_q = quoted(schema),
+            col = quoted(column),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("creating {qualified}: {e}"));
+    }
+    db.reset_statements(&c).await;
+    for (schema, table, column) in &tables {
+        let stmt = c
+            .prepare(&format!(
+                "SELECT id, payload FROM {}.{} WHERE {} = $1",
+                quoted(schema),
+                quoted(table),
+                quoted(column)
+            ))
+            .await
+            .unwrap();
+        for p in 0..5 {
+            c.query(&stmt, &[&p]).await.unwrap();
+        }
+    }
+
+    let scan = pgadvise()
+        .args(["scan", "--format", "json"])
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+    let report = json(&scan);
+    let proposals = report["indexes"].as_array().unwrap();
+    assert_eq!(
+        proposals.len(),
+        tables.len(),
+        "one index per table: {report:#}"
+    );
+
+    let before = user_indexes(&c).await;
+    for proposal in proposals {
+        let ddl = proposal["ddl"].as_str().unwrap();
+        c.batch_execute(ddl)
+            .await
+            .unwrap_or_else(|e| panic!("applying {ddl}: {e}"));
+    }
+    let after = user_indexes(&c).await;
+    let created: Vec<_> = after.iter().filter(|i| !before.contains(i)).collect();
+    assert!(
+        before.iter().all(|i| after.contains(i)),
+        "an index disappeared"
+    );
+    assert_eq!(
+        created.len(),
+        tables.len(),
+        "{created:#?}\nfrom {proposals:#?}"
+    );
+    for (schema, table, column) in &tables {
+        let on_table: Vec<_> = created
+            .iter()
+            .filter(|(s, t, _, _)| s == schema && t == table)
+            .collect();
+        assert_eq!(on_table.len(), 1, "{schema}.{table}: {created:#?}");
+        let (_, _, name, keys) = on_table[0];
+        assert_eq!(keys, &vec![column.clone()], "{schema}.{table}");
+        // The proposal's name is the index's real name (not truncated by the server).
+        assert!(
+            proposals.iter().any(|p| p["name"] == name.as_str()),
+            "{name} is not a proposed name: {proposals:#?}"
+        );
+    }
+    // Applying the same DDL again is a no-op (IF NOT EXISTS), not a second index.
+    for proposal in proposals {
+        c.batch_execute(proposal["ddl"].as_str().unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(user_indexes(&c).await, after);
+}
