@@ -187,6 +187,8 @@ async fn a_terminated_connection_is_a_lost_connection_and_no_file() {
 }
 
 /// Holds ACCESS EXCLUSIVE on `orders` in an open transaction until dropped.
+/// The collector reads relation sizes (pg_relation_size takes ACCESS SHARE on
+/// each relation) and verification plans statements: both must wait for it.
 async fn lock_orders(db: &TestDb) -> Client {
     let holder = db.client().await;
     holder
