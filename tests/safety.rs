@@ -635,3 +635,104 @@ async fn proposed_ddl_on_weird_identifiers_creates_exactly_the_intended_index() 
     }
     assert_eq!(user_indexes(&c).await, after);
 }
+
+#[tokio::test]
+async fn sort_keys_predicates_and_expressions_on_weird_names_keep_their_quoting() {
+    let db = TestDb::create("safety_ident_keys").await;
+    let c = db.client().await;
+    let table = "\"My Schema\".\"Événements \"\"Log\"\"\"";
+    c.batch_execute(&format!(
+        "CREATE SCHEMA \"My Schema\";
+         CREATE TABLE {table} (id int PRIMARY KEY, \"Customer Id\" int NOT NULL,
+             \"Created At\" timestamptz NOT NULL, \"Shipped At\" timestamptz, \"E-Mail\" text NOT NULL);
+         INSERT INTO {table} SELECT g, g % 400, now() - g * interval '1 minute',
+             CASE WHEN g % 20 <> 0 THEN now() END, 'User' || g || '@Example.com'
+         FROM generate_series(1, 20000) g;
+         ANALYZE {table};"
+    ))
+    .await
+    .unwrap();
+    db.reset_statements(&c).await;
+    let queries = [
+        format!(
+            "SELECT id FROM {table} WHERE \"Customer Id\" = $1 AND \"Shipped At\" IS NULL \
+             ORDER BY \"Created At\" DESC LIMIT 20"
+        ),
+        format!("SELECT id FROM {table} WHERE lower(\"E-Mail\") = $1"),
+    ];
+    for (i, sql) in queries.iter().enumerate() {
+        let stmt = c.prepare(sql).await.unwrap();
+        for p in 0..5 {
+            if i == 0 {
+                c.query(&stmt, &[&p]).await.unwrap();
+            } else {
+                c.query(&stmt, &[&format!("user{p}@example.com")])
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let scan = pgadvise()
+        .args(["scan", "--format", "json"])
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+    let report = json(&scan);
+    let proposals = report["indexes"].as_array().unwrap();
+
+    let before = index_definitions(&c).await;
+    for proposal in proposals {
+        let ddl = proposal["ddl"].as_str().unwrap();
+        c.batch_execute(ddl)
+            .await
+            .unwrap_or_else(|e| panic!("applying {ddl}: {e}"));
+    }
+    let created: Vec<(String, String)> = index_definitions(&c)
+        .await
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    // What the server itself says the new indexes are: quoting, DESC, the
+    // partial predicate and the expression all survived, and nothing else appeared.
+    let name_of = |first_key: &str| {
+        proposals
+            .iter()
+            .find(|p| p["columns"][0] == first_key)
+            .unwrap_or_else(|| panic!("no proposal led by {first_key}: {proposals:#?}"))["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let by_customer = name_of("Customer Id");
+    let by_email = name_of("lower(\"E-Mail\")");
+    let mut expected = vec![
+        (
+            by_customer.clone(),
+            format!(
+                "CREATE INDEX {by_customer} ON {table} USING btree (\"Customer Id\", \"Created At\" DESC) \
+                 WHERE (\"Shipped At\" IS NULL)"
+            ),
+        ),
+        (
+            by_email.clone(),
+            format!("CREATE INDEX {by_email} ON {table} USING btree (lower(\"E-Mail\"))"),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(created, expected, "{proposals:#?}");
+}
+
+/// (index name, pg_get_indexdef) of every index in the user's schemas.
+async fn index_definitions(c: &Client) -> Vec<(String, String)> {
+    c.query(
+        "SELECT indexname::text, indexdef FROM pg_indexes
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
