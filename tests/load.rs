@@ -127,8 +127,8 @@ async fn under_pgbench_load_a_scan_completes_and_blocks_no_one() {
     );
     // The watch was real: pgadvise was seen connected, under 32 busy clients.
     assert!(
-        saw_pgadvise * 2 > polls,
-        "pgadvise seen in {saw_pgadvise} of {polls} polls"
+        saw_pgadvise >= 10,
+        "pgadvise seen in only {saw_pgadvise} of {polls} polls"
     );
     assert_eq!(max_bench, 32, "pgbench clients connected at the peak");
     assert!(bench.status.success(), "pgbench: {}", text(&bench.stderr));

