@@ -411,3 +411,43 @@ fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), RunError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_server_failure_has_its_exit_code() {
+        let query = |kind| {
+            RunError::Collect(CollectError::Query {
+                what: "reading",
+                detail: String::new(),
+                kind,
+            })
+        };
+        let cases = [
+            (QueryFailure::Timeout, exit::TIMEOUT),
+            (QueryFailure::LockTimeout, exit::TIMEOUT),
+            (QueryFailure::ConnectionLost, exit::SERVER),
+            (QueryFailure::Other, exit::SERVER),
+            (QueryFailure::Privilege, exit::PREREQUISITE),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(query(kind).exit_code(), code, "{kind:?}");
+        }
+        let codes = [
+            exit::SUCCESS,
+            exit::FINDINGS,
+            exit::USAGE,
+            exit::CONNECT,
+            exit::PREREQUISITE,
+            exit::SERVER,
+            exit::OUTPUT,
+            exit::TIMEOUT,
+        ];
+        let mut distinct = codes.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), codes.len(), "exit codes must differ");
+    }
+}
