@@ -17,7 +17,8 @@ PGSSLMODE, ...) and ~/.pgpass, as psql does.
 Exit codes: 0 success; 1 audit found something at or above --fail-on; \
 2 bad arguments or input; 3 cannot connect or authenticate; 4 a prerequisite \
 is missing (extension, privilege, server version); 5 the server failed during the \
-run (timeout, connection lost); 6 an output file could not be written.")]
+run (connection lost, server error); 6 an output file could not be written; \
+7 a timeout pgadvise set fired (--statement-timeout, --lock-timeout).")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

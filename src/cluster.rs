@@ -185,6 +185,96 @@ impl LocalCluster {
         }))
     }
 
+    /// Starts a hot standby of this cluster: a base backup (`pg_basebackup -R`,
+    /// streaming WAL) in a directory of its own, then the server on a free port,
+    /// streaming from this one. Removed like any other throwaway cluster.
+    pub fn start_standby(&self) -> Result<LocalCluster, ClusterError> {
+        let root = unique_dir()?;
+        fs::create_dir_all(&root).map_err(io_err(format!("creating {}", root.display())))?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755))
+            .map_err(io_err("setting permissions"))?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&root, Some(uid), Some(gid))
+                .map_err(io_err(format!("chown {}", root.display())))?;
+        }
+        let mut standby = LocalCluster {
+            bin_dir: self.bin_dir.clone(),
+            root,
+            port: 0,
+            owner: self.owner,
+            watchdog: None,
+            stopped: false,
+        };
+        standby.spawn_watchdog()?;
+        let out = standby
+            .server_command("pg_basebackup")
+            .arg("-D")
+            .arg(standby.data_dir())
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-U",
+                SUPERUSER,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_err("running pg_basebackup"))?;
+        if !out.status.success() {
+            return Err(ClusterError::Step {
+                step: "pg_basebackup".into(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        // The copied postgresql.conf points at the primary's socket directory.
+        append(
+            &standby.data_dir().join("postgresql.conf"),
+            &format!(
+                "\n# standby of {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+                self.port,
+                standby.root.display()
+            ),
+        )?;
+        let mut last = None;
+        for _ in 0..5 {
+            standby.port = free_port()?;
+            standby.write_port()?;
+            match standby.pg_ctl_start() {
+                Ok(()) => return Ok(standby),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClusterError::Step {
+            step: "starting the standby".into(),
+            detail: "no attempt made".into(),
+        }))
+    }
+
+    /// Stops the server the way a crash or a power cut would (`pg_ctl -m immediate`):
+    /// connections drop at once. The files stay until the cluster is dropped.
+    pub fn stop_immediately(&self) -> Result<(), ClusterError> {
+        let out = self
+            .server_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_err("running pg_ctl stop"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(ClusterError::Step {
+                step: "pg_ctl stop -m immediate".into(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -308,6 +398,7 @@ impl LocalCluster {
         let hba = format!(
             "local all {SUPERUSER} trust\n\
              host all {SUPERUSER} 127.0.0.1/32 trust\n\
+             host replication {SUPERUSER} 127.0.0.1/32 trust\n\
              local all all scram-sha-256\n\
              host all all 127.0.0.1/32 scram-sha-256\n"
         );

@@ -28,8 +28,12 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const CONNECT: u8 = 3;
     pub const PREREQUISITE: u8 = 4;
+    /// The server failed or the connection was lost mid-run.
     pub const SERVER: u8 = 5;
     pub const OUTPUT: u8 = 6;
+    /// pgadvise's own statement_timeout or lock_timeout fired: it gave up
+    /// rather than wait (retry later, or raise the timeout).
+    pub const TIMEOUT: u8 = 7;
 }
 
 /// Everything that can stop a run, each with the exit code it maps to.
@@ -82,10 +86,8 @@ impl RunError {
                 | CollectError::StatementsHidden { .. } => exit::PREREQUISITE,
                 CollectError::Query { kind, .. } => match kind {
                     QueryFailure::Privilege => exit::PREREQUISITE,
-                    QueryFailure::Timeout
-                    | QueryFailure::LockTimeout
-                    | QueryFailure::ConnectionLost
-                    | QueryFailure::Other => exit::SERVER,
+                    QueryFailure::Timeout | QueryFailure::LockTimeout => exit::TIMEOUT,
+                    QueryFailure::ConnectionLost | QueryFailure::Other => exit::SERVER,
                 },
             },
             RunError::Write { .. } => exit::OUTPUT,
@@ -205,6 +207,10 @@ async fn scan(
         };
         pool::verdict(&snapshot, &options)
     });
+    // Before the pool-only return: `pool --save-snapshot` saves too.
+    if let Some(path) = &args.save_snapshot {
+        write_snapshot(path, &snapshot)?;
+    }
     if pool_only {
         if let Some((verdict, findings)) = &pool {
             match args.format {
@@ -220,11 +226,13 @@ async fn scan(
         }
         return Ok(exit::SUCCESS);
     }
-    if let Some(path) = &args.save_snapshot {
-        write_snapshot(path, &snapshot)?;
-    }
     let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
+    // An empty list already got collect's warning; this covers statistics that
+    // hold only pgadvise's own statements, utility commands or the reset itself.
+    if workload.analyzed() == 0 && !snapshot.statements.entries.is_empty() {
+        diagnostics.warn(&nothing_to_analyze(&snapshot));
+    }
     let advice = indexes::propose(
         &snapshot,
         &workload,
@@ -332,6 +340,13 @@ async fn verify_live(
     match verify_proposals(&whatif, advice, &statements, min_savings).await {
         Ok(report) => {
             let _ = whatif.close().await;
+            if let Some((_, reason)) = report.unplannable.first() {
+                diagnostics.warn(&format!(
+                    "{} statement(s) could not be planned, so the proposals for them are unverified \
+                     (first: {reason})",
+                    report.unplannable.len()
+                ));
+            }
             Ok(Some(report))
         }
         Err(e) => {
@@ -342,6 +357,21 @@ async fn verify_live(
             Ok(None)
         }
     }
+}
+
+/// Why a scan has no advice: nothing in pg_stat_statements was a query on a table.
+fn nothing_to_analyze(snapshot: &Snapshot) -> String {
+    let reset = snapshot
+        .statements
+        .stats_reset
+        .as_deref()
+        .map_or(String::new(), |at| format!(", statistics reset at {at}"));
+    format!(
+        "none of the {} pg_stat_statements entries of this database is a query pgadvise can analyze \
+         (its own statements, utility commands, or statistics just reset{reset}): \
+         let the workload run, then scan again",
+        snapshot.statements.entries.len()
+    )
 }
 
 /// Statements from `--query` and `--queries-file`, as if observed once.
@@ -380,4 +410,44 @@ fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), RunError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_server_failure_has_its_exit_code() {
+        let query = |kind| {
+            RunError::Collect(CollectError::Query {
+                what: "reading",
+                detail: String::new(),
+                kind,
+            })
+        };
+        let cases = [
+            (QueryFailure::Timeout, exit::TIMEOUT),
+            (QueryFailure::LockTimeout, exit::TIMEOUT),
+            (QueryFailure::ConnectionLost, exit::SERVER),
+            (QueryFailure::Other, exit::SERVER),
+            (QueryFailure::Privilege, exit::PREREQUISITE),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(query(kind).exit_code(), code, "{kind:?}");
+        }
+        let codes = [
+            exit::SUCCESS,
+            exit::FINDINGS,
+            exit::USAGE,
+            exit::CONNECT,
+            exit::PREREQUISITE,
+            exit::SERVER,
+            exit::OUTPUT,
+            exit::TIMEOUT,
+        ];
+        let mut distinct = codes.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), codes.len(), "exit codes must differ");
+    }
 }

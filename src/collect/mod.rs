@@ -141,7 +141,7 @@ impl CollectError {
                 db_message(&err)
             ),
             QueryFailure::ConnectionLost if err.code().is_none() => {
-                "the connection to the server was lost (did the server stop or restart?)".into()
+                "the connection to the server was lost (the server stopped or restarted, or an administrator ended the session)".into()
             }
             QueryFailure::ConnectionLost | QueryFailure::Other => db_message(&err),
         };

@@ -75,7 +75,18 @@ pub async fn verify_proposals(
 
     // Each proposal alone.
     let mut kept: Vec<IndexProposal> = Vec::new();
+    // No statement of these planned (e.g. the role may not SELECT the table):
+    // nothing speaks against them, so they stay, unverified.
+    let mut unverified: Vec<IndexProposal> = Vec::new();
     for mut proposal in std::mem::take(&mut advice.proposals) {
+        if !proposal
+            .queryids
+            .iter()
+            .any(|id| baseline_cost(id).is_some())
+        {
+            unverified.push(proposal);
+            continue;
+        }
         let hypothetical = whatif
             .create_hypothetical(&proposal.hypothetical_sql)
             .await?;
@@ -93,9 +104,7 @@ pub async fn verify_proposals(
             .filter(|c| c.uses_index && c.before > 0.0)
             .map(|c| 1.0 - c.after / c.before)
             .fold(f64::NEG_INFINITY, f64::max);
-        let verdict = if ids.is_empty() {
-            Err("none of its statements could be planned".to_string())
-        } else if !costs.values().any(|c| c.uses_index) {
+        let verdict = if !costs.values().any(|c| c.uses_index) {
             Err("the planner does not use it for any of its statements".to_string())
         } else if best < min_savings {
             Err(format!(
@@ -197,6 +206,7 @@ pub async fn verify_proposals(
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.name.cmp(&b.name))
     });
+    final_set.extend(unverified);
     advice.proposals = final_set;
     Ok(report)
 }
