@@ -129,6 +129,8 @@ pub fn keyset_rewrite(
     let mut words: Vec<(String, usize, usize)> = Vec::new();
     let mut depth = 0i32;
     let mut max_parameter = 0u32;
+    // (number, start) of each parameter.
+    let mut parameters_at: Vec<(u32, usize)> = Vec::new();
     for token in tokenize(sql) {
         let text = &sql[token.start..token.end];
         match token.kind {
@@ -141,6 +143,7 @@ pub fn keyset_rewrite(
             TokenKind::Parameter => {
                 let n = text.trim_start_matches('$').parse().unwrap_or(0);
                 max_parameter = max_parameter.max(n);
+                parameters_at.push((n, token.start));
             }
             _ => {}
         }
@@ -168,9 +171,19 @@ pub fn keyset_rewrite(
         None => quote(c),
     };
     let columns: Vec<String> = keys.iter().map(|(c, _)| qualify(c)).collect();
-    let parameters: Vec<String> = (1..=keys.len() as u32)
-        .map(|n| format!("${}", max_parameter + n))
-        .collect();
+    // OFFSET's own parameter becomes the first key's (a parameter left
+    // unused would have no type, and PREPARE would refuse the statement).
+    let offset_parameter = parameters_at
+        .iter()
+        .find(|(_, at)| *at > words[offset].2 && *at < clause_after(offset))
+        .map(|(n, _)| *n);
+    let mut numbers: Vec<u32> = offset_parameter.into_iter().collect();
+    numbers.extend(
+        (1..)
+            .map(|n| max_parameter + n)
+            .take(keys.len() - numbers.len()),
+    );
+    let parameters: Vec<String> = numbers.iter().map(|n| format!("${n}")).collect();
     let uniform = keys.iter().all(|(_, d)| *d == keys[0].1);
     let condition = if keys.len() == 1 || uniform {
         let op = if keys[0].1 == SortDirection::Desc {
@@ -302,23 +315,23 @@ mod tests {
         let cases = [
             (
                 "SELECT * FROM events WHERE day = $1 LIMIT $2 OFFSET $3",
-                "SELECT * FROM events WHERE day = $1 AND id > $4 ORDER BY id LIMIT $2",
+                "SELECT * FROM events WHERE day = $1 AND id > $3 ORDER BY id LIMIT $2",
             ),
             (
                 "SELECT * FROM events ORDER BY created_at DESC LIMIT $1 OFFSET $2",
-                "SELECT * FROM events WHERE (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $1",
+                "SELECT * FROM events WHERE (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $1",
             ),
             (
                 "SELECT id FROM events WHERE day = $1 OR day = $2 ORDER BY id LIMIT $3 OFFSET $4",
-                "SELECT id FROM events WHERE (day = $1 OR day = $2) AND id > $5 ORDER BY id LIMIT $3",
+                "SELECT id FROM events WHERE (day = $1 OR day = $2) AND id > $4 ORDER BY id LIMIT $3",
             ),
             (
                 "SELECT e.id FROM events e WHERE e.day = $1 ORDER BY e.created_at, e.id DESC LIMIT $2 OFFSET $3",
-                "SELECT e.id FROM events e WHERE e.day = $1 AND (e.created_at > $4 OR e.created_at = $4 AND e.id < $5) ORDER BY e.created_at, e.id DESC LIMIT $2",
+                "SELECT e.id FROM events e WHERE e.day = $1 AND (e.created_at > $3 OR e.created_at = $3 AND e.id < $4) ORDER BY e.created_at, e.id DESC LIMIT $2",
             ),
             (
                 "SELECT * FROM events WHERE day = $1 LIMIT $2 OFFSET $3 FOR UPDATE",
-                "SELECT * FROM events WHERE day = $1 AND id > $4 ORDER BY id LIMIT $2 FOR UPDATE",
+                "SELECT * FROM events WHERE day = $1 AND id > $3 ORDER BY id LIMIT $2 FOR UPDATE",
             ),
         ];
         for (query, expected) in cases {

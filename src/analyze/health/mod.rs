@@ -153,9 +153,20 @@ impl HealthReport {
     }
 }
 
-/// Indexes some finding is already about: later rules skip them.
+/// Indexes later rules leave alone: those a finding is already about, and
+/// those kept in their place (a duplicate's kept copy, the longer index a
+/// redundant one is a prefix of). The kept copy may show zero scans only
+/// because the planner used its twin: it must not be reported unused.
 fn claimed(report: &HealthReport) -> Vec<String> {
-    report.findings.iter().map(|f| f.object.clone()).collect()
+    let mut names: Vec<String> = report.findings.iter().map(|f| f.object.clone()).collect();
+    for f in &report.findings {
+        for kept in ["duplicate_of", "covered_by"] {
+            if let Some(name) = f.evidence[kept]["index"].as_str() {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
 }
 
 /// `schema.name` of an index, quoted where PostgreSQL needs it.
@@ -321,6 +332,30 @@ mod tests {
         let rebuild = drop_proposal(&index, "invalid-index", "x".into(), true);
         assert_eq!(rebuild.up().len(), 2);
         assert!(rebuild.down().is_empty());
+    }
+
+    #[test]
+    fn the_kept_twin_of_a_dropped_duplicate_is_never_reported_unused() {
+        let mut snap = fixture::snapshot();
+        let mut kept = fixture::index("t", "t_a_old", &["a"]);
+        kept.oid = 1;
+        kept.stats.as_mut().unwrap().idx_scan = 0;
+        let mut twin = fixture::index("t", "t_a_new", &["a"]);
+        twin.oid = 2;
+        snap.indexes = vec![kept, twin];
+        let workload = Workload::from_snapshot(&snap);
+        let options = HealthOptions {
+            drop_unused: true,
+            ..HealthOptions::default()
+        };
+        let report = check(&snap, &workload, &IndexAdvice::default(), &options);
+        let rules: Vec<(&str, &str)> = report
+            .findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.object.as_str()))
+            .collect();
+        assert_eq!(rules, vec![("duplicate-index", "public.t_a_new")]);
+        assert_eq!(report.drops.len(), 1);
     }
 
     #[test]
