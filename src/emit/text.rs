@@ -274,7 +274,7 @@ pub fn findings_section(
         let _ = writeln!(out, "\n  findings: none");
     } else {
         let mut sorted: Vec<_> = findings.iter().collect();
-        sorted.sort_by(|a, b| b.severity.cmp(&a.severity));
+        sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let _ = writeln!(out, "\n  findings ({}):", sorted.len());
         for f in sorted {
             let _ = writeln!(
