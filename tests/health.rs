@@ -100,6 +100,29 @@ async fn wait_for_index_scans(client: &Client, index: &str) {
     }
 }
 
+/// Waits until `table` shows at least `rows` dead rows.
+async fn wait_for_dead_rows(client: &Client, table: &str, rows: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        client
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
+        let dead: i64 = client
+            .query_one(
+                "SELECT coalesce(sum(n_dead_tup), 0)::int8 FROM pg_stat_user_tables WHERE relname = $1",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if dead >= rows || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Names of the indexes that back a constraint (or a foreign key depends on).
 async fn constraint_indexes(client: &Client) -> BTreeSet<String> {
     client
@@ -149,6 +172,7 @@ async fn s6_leftovers_are_reported_and_dropped_safely() {
     let client = s.db.client().await;
     wait_for_index_scans(&client, S6_REDUNDANT_COVER).await;
     wait_for_index_scans(&client, "orders_pkey").await;
+    wait_for_dead_rows(&client, S6_DEAD_TUPLES_TABLE, 15_000).await;
 
     let report = scan_json(&s, &[]);
     let expected: BTreeSet<(String, String)> = [
@@ -222,6 +246,17 @@ async fn s6_leftovers_are_reported_and_dropped_safely() {
     assert!(fk["evidence"]["child_rows"].as_f64().unwrap() >= 100_000.0);
     let invalid = &with_rule(&report, "invalid-index")[0];
     assert_eq!(invalid["severity"], "high");
+
+    // Half of order_events is dead and autovacuum never came.
+    let dead = with_rule(&report, "dead-tuples");
+    assert_eq!(dead.len(), 1, "{:#}", report["findings"]);
+    assert_eq!(dead[0]["object"], public(S6_DEAD_TUPLES_TABLE));
+    assert!(dead[0]["evidence"]["n_dead_tup"].as_i64().unwrap() >= 15_000);
+    assert_eq!(dead[0]["evidence"]["autovacuum_behind"], true);
+    assert!(dead[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("autovacuum_vacuum_scale_factor"));
 
     // Drops: invalid (rebuilt), duplicates and redundant; unused only on request.
     let dropped = |report: &Value| -> BTreeSet<String> {
@@ -481,4 +516,64 @@ async fn s5_healthy_database_has_no_findings_and_no_drops() {
     let report = scan_json(&s, &[]);
     assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["drops"], serde_json::json!([]));
+}
+
+/// Queries a pull request would add, checked before they run (`--query`):
+/// each anti-pattern named, on the real catalog, with its fix.
+#[tokio::test]
+async fn given_queries_are_checked_for_anti_patterns() {
+    let s = scenarios::s6_leftovers().await;
+    let cases = [
+        (
+            "SELECT id FROM customers WHERE email ILIKE '%smith%'",
+            "leading-wildcard-like",
+            "public.customers",
+            "USING gin (email gin_trgm_ops)",
+        ),
+        (
+            "SELECT id FROM customers WHERE lower(email) = 'a@example.com'",
+            "function-on-column",
+            "public.customers",
+            "(lower(email))",
+        ),
+        (
+            "SELECT id FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
+            "not-in-subquery",
+            "public.customers",
+            "NOT EXISTS",
+        ),
+        (
+            "SELECT id FROM orders WHERE id::text = $1",
+            "implicit-cast",
+            "public.orders",
+            "bigint",
+        ),
+        (
+            "SELECT count(*) FROM orders",
+            "count-star-large-table",
+            "public.orders",
+            "reltuples",
+        ),
+    ];
+    let mut args: Vec<&str> = vec!["--no-verify"];
+    for (query, _, _, _) in &cases {
+        args.extend(["--query", query]);
+    }
+    let report = scan_json(&s, &args);
+    for (n, (query, rule, object, fix)) in cases.iter().enumerate() {
+        // Given statements get negative queryids in the order given.
+        let queryid = -(n as i64) - 1;
+        let found: Vec<&Value> = findings(&report)
+            .iter()
+            .filter(|f| f["rule"] == *rule && f["queryid"] == queryid)
+            .collect();
+        assert_eq!(found.len(), 1, "{query}: {:#}", report["findings"]);
+        assert_eq!(found[0]["object"], *object, "{query}");
+        assert_eq!(found[0]["evidence"]["query"], *query);
+        assert!(
+            found[0]["fix"].as_str().unwrap().contains(fix),
+            "{query}: {:#}",
+            found[0]
+        );
+    }
 }

@@ -571,6 +571,7 @@ pub const S6_REDUNDANT: &str = "orders_status_idx";
 pub const S6_REDUNDANT_COVER: &str = "orders_status_created_at_idx";
 pub const S6_UNUSED: &str = "orders_total_cents_idx";
 pub const S6_FOREIGN_KEY: &str = "orders_customer_id_fkey";
+pub const S6_DEAD_TUPLES_TABLE: &str = "order_events";
 
 /// 20k customers and 100k orders. Left-overs: a unique index on
 /// customers.email whose concurrent build failed on a duplicate (cleaned up
@@ -578,7 +579,8 @@ pub const S6_FOREIGN_KEY: &str = "orders_customer_id_fkey";
 /// orders_created_at_idx; orders_reference_idx, a plain copy of the UNIQUE
 /// constraint's index; orders_status_idx, a left prefix of
 /// orders_status_created_at_idx; orders_total_cents_idx, never scanned; and
-/// orders.customer_id, a foreign key with no index.
+/// orders.customer_id, a foreign key with no index; and order_events, half
+/// its rows dead with autovacuum off for it.
 const S6_SCHEMA: &str = r#"
     CREATE TABLE customers (
         id bigint PRIMARY KEY,
@@ -612,6 +614,19 @@ const S6_SCHEMA: &str = r#"
     CREATE INDEX orders_status_created_at_idx ON orders (status, created_at);
     CREATE INDEX orders_status_idx ON orders (status);
     CREATE INDEX orders_total_cents_idx ON orders (total_cents);
+
+    -- An append-and-purge log whose autovacuum was switched off and forgotten.
+    CREATE TABLE order_events (
+        id bigint PRIMARY KEY,
+        order_id bigint NOT NULL,
+        kind text NOT NULL,
+        at timestamptz NOT NULL
+    ) WITH (autovacuum_enabled = false);
+    INSERT INTO order_events
+    SELECT g, 1 + g % 100000, (ARRAY['created', 'paid', 'shipped'])[1 + g % 3],
+           timestamptz '2024-01-01' + g * interval '1 minute'
+    FROM generate_series(1, 40000) g;
+    DELETE FROM order_events WHERE id % 2 = 0;
 "#;
 
 pub async fn s6_leftovers() -> Scenario {
