@@ -287,7 +287,7 @@ pub fn findings_section(
             );
             let _ = writeln!(out, "       {}", one_line(&f.detail, 400));
             if let Some(fix) = &f.fix {
-                let _ = writeln!(out, "       fix: {}", one_line(fix, 400));
+                let _ = writeln!(out, "       fix: {}", one_line(fix, 800));
             }
         }
     }

@@ -25,9 +25,7 @@ pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
         let Some(table) = context.table(access) else {
             continue;
         };
-        let rows = table
-            .reltuples
-            .max(table.stats.as_ref().map_or(0.0, |s| s.n_live_tup as f64));
+        let rows = crate::analyze::health::estimated_rows(table);
         if rows < context.options.large_table_rows {
             continue;
         }

@@ -86,9 +86,7 @@ pub fn check(snapshot: &Snapshot, advice: &IndexAdvice, options: &HealthOptions)
         let Some(child) = snapshot.table(&fk.table.schema, &fk.table.name) else {
             continue;
         };
-        let rows = child
-            .reltuples
-            .max(child.stats.as_ref().map_or(0.0, |s| s.n_live_tup as f64));
+        let rows = crate::analyze::health::estimated_rows(child);
         if rows < options.fk_child_min_rows || fk.columns.is_empty() {
             continue;
         }

@@ -279,6 +279,16 @@ pub(crate) fn usable(index: &Index) -> bool {
     index.is_valid && index.is_ready
 }
 
+/// Rows of a table: the planner's estimate (`reltuples`, kept by ANALYZE and
+/// VACUUM) where it has one, else the statistics' live rows.
+pub fn estimated_rows(table: &crate::snapshot::Table) -> f64 {
+    if table.reltuples >= 0.0 {
+        table.reltuples
+    } else {
+        table.stats.as_ref().map_or(0.0, |s| s.n_live_tup as f64)
+    }
+}
+
 /// Size, scans and definition of an index: the evidence every index rule shows.
 pub(crate) fn index_evidence(index: &Index) -> serde_json::Value {
     serde_json::json!({
