@@ -237,6 +237,14 @@ async fn s6_leftovers_are_reported_and_dropped_safely() {
             .unwrap()
             > 0
     );
+    // The snapshot records the index each foreign key depends on.
+    let out = pgadvise().arg("snapshot").arg(&s.db.url).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let snapshot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        snapshot["foreign_keys"][0]["referenced_index"],
+        serde_json::json!({ "schema": "public", "name": "customers_pkey" })
+    );
     let fk = &with_rule(&report, "fk-without-index")[0];
     assert_eq!(fk["evidence"]["constraint"], S6_FOREIGN_KEY);
     assert_eq!(
