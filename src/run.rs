@@ -227,6 +227,10 @@ async fn scan(
     }
     let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
+    let table_filter = TableFilter {
+        include: args.advisor.include_tables.clone(),
+        exclude: args.advisor.exclude_tables.clone(),
+    };
     let advice = indexes::propose(
         &snapshot,
         &workload,
@@ -242,10 +246,7 @@ async fn scan(
                 .min_mean_time
                 .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         },
-        &TableFilter {
-            include: args.advisor.include_tables.clone(),
-            exclude: args.advisor.exclude_tables.clone(),
-        },
+        &table_filter,
     );
     let mut advice = advice;
     let verification = match &spec {
@@ -270,10 +271,18 @@ async fn scan(
         &advice,
         &HealthOptions {
             drop_unused: args.advisor.drop_unused,
+            tables: table_filter.clone(),
             ..HealthOptions::default()
         },
     );
-    let query_findings = antipatterns::check(&snapshot, &workload, &AntipatternOptions::default());
+    let query_findings = antipatterns::check(
+        &snapshot,
+        &workload,
+        &AntipatternOptions {
+            tables: table_filter.clone(),
+            ..AntipatternOptions::default()
+        },
+    );
     report.findings.extend(health.findings.iter().cloned());
     report.findings.extend(query_findings.iter().cloned());
     report.drops = health.drops.clone();

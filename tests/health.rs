@@ -455,6 +455,10 @@ async fn s3_offset_pagination_and_unordered_pages_are_reported_with_the_keyset_r
         .collect();
     assert!(listed.contains(&page), "{listed:?}");
 
+    // An excluded table gets no findings.
+    let excluded = scan_json(&s, &["--exclude-table", "traffic_events"]);
+    assert_eq!(excluded["findings"], serde_json::json!([]), "{excluded:#}");
+
     let text = scan_text(&s, &[]);
     assert!(
         text.contains("offset-pagination public.traffic_events"),

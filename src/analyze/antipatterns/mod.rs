@@ -18,6 +18,7 @@ pub mod offset_pagination;
 pub mod select_star_wide_table;
 
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::indexes::TableFilter;
 use crate::analyze::queries::TableAccess;
 use crate::analyze::workload::{AnalyzedStatement, Workload};
 use crate::snapshot::{Snapshot, Table};
@@ -34,6 +35,8 @@ pub struct AntipatternOptions {
     pub wide_table_columns: usize,
     /// ...or average row width in bytes (pg_stats) from which it is.
     pub wide_row_bytes: i64,
+    /// Only findings about these tables (`--include-table`, `--exclude-table`).
+    pub tables: TableFilter,
 }
 
 impl Default for AntipatternOptions {
@@ -44,6 +47,7 @@ impl Default for AntipatternOptions {
             large_table_rows: 100_000.0,
             wide_table_columns: 20,
             wide_row_bytes: 2048,
+            tables: TableFilter::default(),
         }
     }
 }
@@ -134,10 +138,16 @@ pub fn check(
     for hot in hot_statements(snapshot, workload, options) {
         for rule in rules {
             for finding in rule(&context, &hot) {
+                // Query findings are about a table (`schema.table`).
+                let admitted = snapshot.tables.iter().any(|t| {
+                    let name = crate::snapshot::QualifiedName::new(&t.schema, &t.name);
+                    name.to_string() == finding.object && options.tables.admits(&name)
+                });
                 // One finding per rule, statement and object.
-                if !findings
-                    .iter()
-                    .any(|f| f.fingerprint() == finding.fingerprint())
+                if admitted
+                    && !findings
+                        .iter()
+                        .any(|f| f.fingerprint() == finding.fingerprint())
                 {
                     findings.push(finding);
                 }

@@ -21,7 +21,7 @@ pub(crate) mod fixture;
 
 use crate::analyze::finding::Finding;
 use crate::analyze::indexes::serve::normalize_sql;
-use crate::analyze::indexes::IndexAdvice;
+use crate::analyze::indexes::{IndexAdvice, TableFilter};
 use crate::analyze::workload::Workload;
 use crate::snapshot::{Index, QualifiedName, Snapshot};
 use serde::Serialize;
@@ -46,6 +46,8 @@ pub struct HealthOptions {
     pub dead_min_rows: i64,
     /// Propose drops for unused indexes too (`--drop-unused`).
     pub drop_unused: bool,
+    /// Only these tables and their indexes (`--include-table`, `--exclude-table`).
+    pub tables: TableFilter,
 }
 
 impl Default for HealthOptions {
@@ -59,6 +61,7 @@ impl Default for HealthOptions {
             dead_ratio: 0.2,
             dead_min_rows: 10_000,
             drop_unused: false,
+            tables: TableFilter::default(),
         }
     }
 }
@@ -121,6 +124,13 @@ pub fn check(
     advice: &IndexAdvice,
     options: &HealthOptions,
 ) -> HealthReport {
+    let restricted;
+    let snapshot = if options.tables.include.is_empty() && options.tables.exclude.is_empty() {
+        snapshot
+    } else {
+        restricted = restrict(snapshot, &options.tables);
+        &restricted
+    };
     let mut report = HealthReport::default();
     let (findings, drops) = invalid_index::check(snapshot);
     report.absorb(findings, drops);
@@ -140,6 +150,17 @@ pub fn check(
         .findings
         .extend(dead_tuples::check(snapshot, options));
     report
+}
+
+/// The snapshot with only the tables the filter admits, and their indexes and foreign keys.
+fn restrict(snapshot: &Snapshot, tables: &TableFilter) -> Snapshot {
+    let mut restricted = snapshot.clone();
+    restricted
+        .tables
+        .retain(|t| tables.admits(&QualifiedName::new(&t.schema, &t.name)));
+    restricted.indexes.retain(|i| tables.admits(&i.table));
+    restricted.foreign_keys.retain(|f| tables.admits(&f.table));
+    restricted
 }
 
 impl HealthReport {
@@ -366,6 +387,27 @@ mod tests {
             .collect();
         assert_eq!(rules, vec![("duplicate-index", "public.t_a_new")]);
         assert_eq!(report.drops.len(), 1);
+    }
+
+    #[test]
+    fn excluded_tables_get_no_findings() {
+        let mut snap = fixture::snapshot();
+        let mut copy = fixture::index("t", "t_a_copy", &["a"]);
+        copy.oid = 2;
+        snap.indexes = vec![fixture::index("t", "t_a", &["a"]), copy];
+        let workload = Workload::from_snapshot(&snap);
+        let advice = IndexAdvice::default();
+        let all = check(&snap, &workload, &advice, &HealthOptions::default());
+        assert_eq!(all.drops.len(), 1);
+        let options = HealthOptions {
+            tables: TableFilter {
+                include: vec![],
+                exclude: vec!["t".into()],
+            },
+            ..HealthOptions::default()
+        };
+        let none = check(&snap, &workload, &advice, &options);
+        assert!(none.findings.is_empty() && none.drops.is_empty());
     }
 
     #[test]
