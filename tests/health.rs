@@ -588,4 +588,33 @@ async fn given_queries_are_checked_for_anti_patterns() {
             found[0]
         );
     }
+
+    // The expression indexes the fixes ask for, as pg_get_indexdef prints
+    // them, are recognised: those two findings go away.
+    let client = s.db.client().await;
+    client
+        .batch_execute(
+            "CREATE INDEX customers_lower_email_idx ON customers (lower(email)); \
+             CREATE INDEX orders_id_text_idx ON orders ((id::text)); ANALYZE",
+        )
+        .await
+        .unwrap();
+    let report = scan_json(&s, &args);
+    let rules: BTreeSet<&str> = findings(&report)
+        .iter()
+        .filter(|f| f["queryid"].as_i64().is_some_and(|q| q < 0))
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "leading-wildcard-like",
+            "not-in-subquery",
+            "count-star-large-table"
+        ]
+        .into_iter()
+        .collect(),
+        "{:#}",
+        report["findings"]
+    );
 }
