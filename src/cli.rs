@@ -141,6 +141,10 @@ pub struct AdvisorArgs {
     /// Do not verify proposals with hypopg (they are reported as unverified).
     #[arg(long)]
     pub no_verify: bool,
+
+    /// Also propose drops of indexes never scanned since the statistics were reset.
+    #[arg(long)]
+    pub drop_unused: bool,
 }
 
 /// A percentage from 0 to 100, with or without `%`.

@@ -1,5 +1,7 @@
 //! Runs a parsed command: the pipeline's stages in order, errors mapped to exit codes.
 
+use crate::analyze::antipatterns::{self, AntipatternOptions};
+use crate::analyze::health::{self, HealthOptions};
 use crate::analyze::indexes::{self, HotStatements, IndexAdvice, TableFilter};
 use crate::analyze::pool::{self, PoolOptions};
 use crate::analyze::queries::split_statements;
@@ -233,6 +235,10 @@ async fn scan(
     if workload.analyzed() == 0 && !snapshot.statements.entries.is_empty() {
         diagnostics.warn(&nothing_to_analyze(&snapshot));
     }
+    let table_filter = TableFilter {
+        include: args.advisor.include_tables.clone(),
+        exclude: args.advisor.exclude_tables.clone(),
+    };
     let advice = indexes::propose(
         &snapshot,
         &workload,
@@ -248,10 +254,7 @@ async fn scan(
                 .min_mean_time
                 .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         },
-        &TableFilter {
-            include: args.advisor.include_tables.clone(),
-            exclude: args.advisor.exclude_tables.clone(),
-        },
+        &table_filter,
     );
     let mut advice = advice;
     let verification = match &spec {
@@ -270,6 +273,27 @@ async fn scan(
         report.pool = serde_json::to_value(verdict).ok();
         report.findings.extend(findings.iter().cloned());
     }
+    let health = health::check(
+        &snapshot,
+        &workload,
+        &advice,
+        &HealthOptions {
+            drop_unused: args.advisor.drop_unused,
+            tables: table_filter.clone(),
+            ..HealthOptions::default()
+        },
+    );
+    let query_findings = antipatterns::check(
+        &snapshot,
+        &workload,
+        &AntipatternOptions {
+            tables: table_filter.clone(),
+            ..AntipatternOptions::default()
+        },
+    );
+    report.findings.extend(health.findings.iter().cloned());
+    report.findings.extend(query_findings.iter().cloned());
+    report.drops = health.drops.clone();
     match args.format {
         OutputFormat::Text => {
             let mut text = format!(
@@ -277,6 +301,9 @@ async fn scan(
                 text::summary(&snapshot, &report, &workload.skip_reasons()),
                 text::index_table(&advice, verification.as_ref())
             );
+            let mut findings = health.findings;
+            findings.extend(query_findings);
+            text.push_str(&text::findings_section(&findings, &health.drops));
             if let Some((verdict, findings)) = &pool {
                 text.push_str(&format!("\n{}", text::pool_section(verdict, findings)));
             }

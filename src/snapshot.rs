@@ -345,6 +345,11 @@ pub struct ForeignKey {
     /// `pg_get_constraintdef`.
     pub definition: String,
     pub validated: bool,
+    /// The unique index on the referenced table the constraint depends on
+    /// (`conindid`): dropping it would fail, so it is never proposed for a drop.
+    /// Absent from snapshots written before it existed.
+    #[serde(default)]
+    pub referenced_index: Option<QualifiedName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

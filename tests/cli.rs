@@ -101,6 +101,7 @@ async fn snapshot_then_offline_scan_gives_the_same_report() {
             "statements_skipped",
             "indexes",
             "findings",
+            "drops",
             "pool"
         ]
     );

@@ -533,6 +533,10 @@ fn add_indexes(rng: &mut Rng, model: &TableModel, tables: &[TableModel], snapsho
                 tables[target].name
             ),
             validated: true,
+            referenced_index: Some(QualifiedName::new(
+                "public",
+                format!("{}_pkey", tables[target].name),
+            )),
         });
         // Half the foreign keys are indexed; a few with the feed order too.
         if rng.chance(0.5) {

@@ -1,6 +1,8 @@
 //! Pure analysis: Snapshot in, advice out. Nothing here touches the network.
 
+pub mod antipatterns;
 pub mod finding;
+pub mod health;
 pub mod indexes;
 pub mod pool;
 pub mod queries;

@@ -342,12 +342,15 @@ pub(crate) async fn foreign_keys(client: &Client) -> Result<Vec<ForeignKey>, Col
            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord) \
                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum \
                  ORDER BY k.ord) AS ref_columns, \
-           COALESCE(pg_get_constraintdef(con.oid, true), '') AS definition, con.convalidated AS validated \
+           COALESCE(pg_get_constraintdef(con.oid, true), '') AS definition, con.convalidated AS validated, \
+           rin.nspname::text AS ref_index_schema, ri.relname::text AS ref_index_name \
          FROM pg_constraint con \
          JOIN pg_class c ON c.oid = con.conrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_class f ON f.oid = con.confrelid \
          JOIN pg_namespace fn ON fn.oid = f.relnamespace \
+         LEFT JOIN pg_class ri ON ri.oid = con.conindid \
+         LEFT JOIN pg_namespace rin ON rin.oid = ri.relnamespace \
          WHERE con.contype = 'f' AND con.conparentid = 0 AND {USER_RELATION} \
          ORDER BY n.nspname, c.relname, con.conname"
     );
@@ -371,6 +374,13 @@ pub(crate) async fn foreign_keys(client: &Client) -> Result<Vec<ForeignKey>, Col
             referenced_columns: r.get("ref_columns"),
             definition: r.get("definition"),
             validated: r.get("validated"),
+            referenced_index: match (
+                r.get::<_, Option<String>>("ref_index_schema"),
+                r.get::<_, Option<String>>("ref_index_name"),
+            ) {
+                (Some(schema), Some(name)) => Some(QualifiedName { schema, name }),
+                _ => None,
+            },
         })
         .collect())
 }

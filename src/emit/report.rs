@@ -2,6 +2,7 @@
 //! and the data every other rendering reads.
 
 use crate::analyze::finding::Finding;
+use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::IndexProposal;
 use crate::snapshot::Snapshot;
 use serde::Serialize;
@@ -22,6 +23,8 @@ pub struct ScanReport {
     /// Proposed indexes, the most time saved first.
     pub indexes: Vec<IndexProposal>,
     pub findings: Vec<Finding>,
+    /// Safe index drops (and rebuilds of invalid indexes), for the migration writer.
+    pub drops: Vec<DropProposal>,
     pub pool: Option<serde_json::Value>,
 }
 
@@ -49,6 +52,7 @@ impl ScanReport {
             statements_skipped,
             indexes,
             findings: Vec::new(),
+            drops: Vec::new(),
             pool: None,
         }
     }

@@ -264,6 +264,52 @@ pub fn index_table(
     out
 }
 
+/// Health and query findings, most severe first, then the safe drops.
+pub fn findings_section(
+    findings: &[crate::analyze::finding::Finding],
+    drops: &[crate::analyze::health::DropProposal],
+) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        let _ = writeln!(out, "\n  findings: none");
+    } else {
+        let mut sorted: Vec<_> = findings.iter().collect();
+        sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        let _ = writeln!(out, "\n  findings ({}):", sorted.len());
+        for f in sorted {
+            let _ = writeln!(
+                out,
+                "    [{}] {} {}: {}",
+                f.severity.as_str(),
+                f.rule,
+                f.object,
+                f.title
+            );
+            let _ = writeln!(out, "       {}", one_line(&f.detail, 400));
+            if let Some(fix) = &f.fix {
+                let _ = writeln!(out, "       fix: {}", one_line(fix, 800));
+            }
+        }
+    }
+    if !drops.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  index drops ({}; each statement alone, outside a transaction):",
+            drops.len()
+        );
+        for d in drops {
+            let _ = writeln!(out, "    {} ({}): {}", d.index, d.rule, d.reason);
+            for statement in d.up() {
+                let _ = writeln!(out, "       {statement}");
+            }
+            for statement in d.down() {
+                let _ = writeln!(out, "       down: {statement}");
+            }
+        }
+    }
+    out
+}
+
 /// The pool verdict with its arithmetic, and its findings.
 pub fn pool_section(
     verdict: &crate::analyze::pool::PoolVerdict,

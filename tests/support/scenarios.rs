@@ -551,6 +551,179 @@ pub async fn s5_healthy() -> Scenario {
     }
 }
 
+// ---------------------------------------------------------------- S6
+
+pub const S6_RECENT_BY_STATUS: &str =
+    "SELECT id, total_cents FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT 20";
+pub const S6_ORDERS_IN_WINDOW: &str =
+    "SELECT id, status FROM orders WHERE created_at >= $1 AND created_at < $2";
+pub const S6_ORDER_BY_REFERENCE: &str = "SELECT id, status FROM orders WHERE reference = $1";
+pub const S6_CUSTOMER_BY_ID: &str = "SELECT * FROM customers WHERE id = $1";
+pub const S6_SET_STATUS: &str = "UPDATE orders SET status = $1 WHERE id = $2";
+
+/// The left-overs S6 plants, by name.
+pub const S6_INVALID: &str = "customers_email_key";
+pub const S6_DUPLICATE: &str = "orders_created_at_dup";
+pub const S6_DUPLICATE_KEPT: &str = "orders_created_at_idx";
+pub const S6_DUPLICATE_OF_CONSTRAINT: &str = "orders_reference_idx";
+pub const S6_CONSTRAINT_INDEX: &str = "orders_reference_key";
+pub const S6_REDUNDANT: &str = "orders_status_idx";
+pub const S6_REDUNDANT_COVER: &str = "orders_status_created_at_idx";
+pub const S6_UNUSED: &str = "orders_total_cents_idx";
+pub const S6_FOREIGN_KEY: &str = "orders_customer_id_fkey";
+pub const S6_DEAD_TUPLES_TABLE: &str = "order_events";
+
+/// 20k customers and 100k orders. Left-overs: a unique index on
+/// customers.email whose concurrent build failed on a duplicate (cleaned up
+/// since, so a rebuild succeeds); orders_created_at_dup, an exact copy of
+/// orders_created_at_idx; orders_reference_idx, a plain copy of the UNIQUE
+/// constraint's index; orders_status_idx, a left prefix of
+/// orders_status_created_at_idx; orders_total_cents_idx, never scanned; and
+/// orders.customer_id, a foreign key with no index; and order_events, half
+/// its rows dead with autovacuum off for it.
+const S6_SCHEMA: &str = r#"
+    CREATE TABLE customers (
+        id bigint PRIMARY KEY,
+        email text NOT NULL,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL
+    );
+    INSERT INTO customers
+    SELECT g, 'customer' || g || '@example.com', 'Customer ' || g,
+           timestamptz '2023-01-01' + g * interval '20 minutes'
+    FROM generate_series(1, 20000) g;
+    UPDATE customers SET email = 'customer1@example.com' WHERE id = 2;
+
+    CREATE TABLE orders (
+        id bigint PRIMARY KEY,
+        customer_id bigint NOT NULL REFERENCES customers (id),
+        reference text NOT NULL UNIQUE,
+        status text NOT NULL,
+        total_cents int NOT NULL,
+        created_at timestamptz NOT NULL
+    );
+    INSERT INTO orders
+    SELECT g, 1 + (g * 7919) % 20000, 'ORD-' || lpad(g::text, 8, '0'),
+           (ARRAY['pending', 'paid', 'paid', 'paid', 'shipped', 'shipped', 'refunded', 'cancelled'])[1 + g % 8],
+           100 + (g * 31) % 50000,
+           timestamptz '2024-01-01' + g * interval '5 minutes'
+    FROM generate_series(1, 100000) g;
+    CREATE INDEX orders_created_at_idx ON orders (created_at);
+    CREATE INDEX orders_created_at_dup ON orders (created_at);
+    CREATE INDEX orders_reference_idx ON orders (reference);
+    CREATE INDEX orders_status_created_at_idx ON orders (status, created_at);
+    CREATE INDEX orders_status_idx ON orders (status);
+    CREATE INDEX orders_total_cents_idx ON orders (total_cents);
+
+    -- An append-and-purge log whose autovacuum was switched off and forgotten.
+    CREATE TABLE order_events (
+        id bigint PRIMARY KEY,
+        order_id bigint NOT NULL,
+        kind text NOT NULL,
+        at timestamptz NOT NULL
+    ) WITH (autovacuum_enabled = false);
+    INSERT INTO order_events
+    SELECT g, 1 + g % 100000, (ARRAY['created', 'paid', 'shipped'])[1 + g % 3],
+           timestamptz '2024-01-01' + g * interval '1 minute'
+    FROM generate_series(1, 40000) g;
+    DELETE FROM order_events WHERE id % 2 = 0;
+"#;
+
+pub async fn s6_leftovers() -> Scenario {
+    let db = TestDb::create("s6").await;
+    {
+        let admin = db.client().await;
+        admin
+            .batch_execute(S6_SCHEMA)
+            .await
+            .unwrap_or_else(|e| panic!("loading s6: {e:?}"));
+        // A concurrent build that fails on the duplicate email leaves an INVALID index.
+        let failed = admin
+            .batch_execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY customers_email_key ON customers (email)",
+            )
+            .await;
+        assert!(
+            failed.is_err(),
+            "the unique build should fail on the duplicate"
+        );
+        // The duplicate is fixed since; the invalid index stayed behind.
+        admin
+            .batch_execute("UPDATE customers SET email = 'customer2@example.com' WHERE id = 2")
+            .await
+            .unwrap();
+        admin.batch_execute("ANALYZE").await.expect("ANALYZE");
+        db.reset_statements(&admin).await;
+    }
+    {
+        let app = db.client().await;
+        let recent = app.prepare(S6_RECENT_BY_STATUS).await.unwrap();
+        let window = app.prepare(S6_ORDERS_IN_WINDOW).await.unwrap();
+        let by_reference = app.prepare(S6_ORDER_BY_REFERENCE).await.unwrap();
+        let customer = app.prepare(S6_CUSTOMER_BY_ID).await.unwrap();
+        let set_status = app.prepare(S6_SET_STATUS).await.unwrap();
+        let statuses = ["pending", "paid", "shipped", "refunded"];
+        for i in 0..HOT_CALLS {
+            app.query(&recent, &[&statuses[i as usize % statuses.len()]])
+                .await
+                .unwrap();
+            let day = i % 300;
+            app.query(
+                &window,
+                &[
+                    &TimestampTz(day * 86_400),
+                    &TimestampTz(day * 86_400 + 3_600),
+                ],
+            )
+            .await
+            .unwrap();
+            let reference = format!("ORD-{:08}", 1 + (i * 389) % 100_000);
+            app.query(&by_reference, &[&reference]).await.unwrap();
+            app.query(&customer, &[&(1 + (i * 97) % 20_000)])
+                .await
+                .unwrap();
+            app.execute(&set_status, &[&"shipped", &(1 + (i * 7717) % 100_000)])
+                .await
+                .unwrap();
+        }
+    }
+    Scenario {
+        name: "S6 left-overs and waste",
+        db,
+        hot_queries: vec![
+            hot(S6_RECENT_BY_STATUS, "SELECT id, total_cents FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2", HOT_CALLS, "('paid')"),
+            hot(S6_ORDERS_IN_WINDOW, S6_ORDERS_IN_WINDOW, HOT_CALLS, "('2024-02-01', '2024-02-02')"),
+            hot(S6_ORDER_BY_REFERENCE, S6_ORDER_BY_REFERENCE, HOT_CALLS, "('ORD-00000042')"),
+            hot(S6_CUSTOMER_BY_ID, S6_CUSTOMER_BY_ID, HOT_CALLS, "(42)"),
+            hot(S6_SET_STATUS, S6_SET_STATUS, HOT_CALLS, "('paid', 42)"),
+        ],
+        expected_indexes: Vec::new(),
+    }
+}
+
+/// A `timestamptz` parameter: seconds after 2024-01-01 00:00 UTC, sent in
+/// PostgreSQL's binary form (microseconds since 2000-01-01).
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampTz(pub i64);
+
+impl ToSql for TimestampTz {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        let since_2000 = (i64::from(JAN_1_2024) * 86_400 + self.0) * 1_000_000;
+        out.put_i64(since_2000);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+
+    to_sql_checked!();
+}
+
 /// The plan of `query` for `sample_args`, as text: PREPARE + EXPLAIN EXECUTE, so
 /// the exact workload text is planned (a custom plan, with the values known).
 pub async fn explain(client: &Client, query: &HotQuery) -> String {
