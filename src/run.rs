@@ -113,6 +113,17 @@ impl Diagnostics {
         Diagnostics { quiet }
     }
 
+    /// A spinner on stderr while a stage runs: only on a terminal, never with --quiet.
+    fn spinner(&self, message: &str) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
     fn warn(&self, message: &str) {
         if !self.quiet {
             eprintln!("pgadvise: warning: {message}");
@@ -175,7 +186,18 @@ async fn collect_live(
     sample_window: Option<Duration>,
     diagnostics: &Diagnostics,
 ) -> Result<Snapshot, RunError> {
-    let client = connect(spec).await?;
+    // While sampling, the sampler draws its own bar; before that, a spinner.
+    let spinner = diagnostics.spinner(&format!(
+        "collecting statistics from {}",
+        spec.display_target()
+    ));
+    let client = connect(spec).await;
+    spinner.finish_and_clear();
+    let client = client?;
+    let spinner = match sample_window {
+        None => diagnostics.spinner("reading pg_stat_statements, tables, indexes and pg_stats"),
+        Some(_) => indicatif::ProgressBar::hidden(),
+    };
     let options = CollectOptions {
         statement_timeout: args.statement_timeout,
         lock_timeout: args.lock_timeout,
@@ -184,7 +206,9 @@ async fn collect_live(
         sample_window,
         show_progress: !diagnostics.quiet,
     };
-    let snapshot = collect(&client, &options).await?;
+    let snapshot = collect(&client, &options).await;
+    spinner.finish_and_clear();
+    let snapshot = snapshot?;
     for warning in &snapshot.warnings {
         diagnostics.warn(warning);
     }
@@ -551,7 +575,13 @@ async fn verify_live(
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
     let min_savings = args.advisor.min_cost_savings / 100.0;
     let unverified = advice.clone();
-    match verify_proposals(&whatif, advice, &statements, min_savings).await {
+    let spinner = diagnostics.spinner(&format!(
+        "verifying {} index proposal(s) with hypothetical indexes",
+        advice.proposals.len()
+    ));
+    let verified = verify_proposals(&whatif, advice, &statements, min_savings).await;
+    spinner.finish_and_clear();
+    match verified {
         Ok(report) => {
             let _ = whatif.close().await;
             Ok(Some(report))

@@ -7,8 +7,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::scenarios;
 use support::pgadvise;
+use support::scenarios;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -16,7 +16,11 @@ fn text(bytes: &[u8]) -> String {
 
 /// Chromium, or a loud failure that says how to install it.
 fn chromium() -> PathBuf {
-    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"] {
+    for candidate in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
         if Path::new(candidate).is_file() {
             return PathBuf::from(candidate);
         }
@@ -49,7 +53,11 @@ fn headless(page: &Path, profile: &Path, extra: &[&str]) -> (String, String) {
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("running chromium");
-    assert!(out.status.success(), "chromium failed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        text(&out.stderr)
+    );
     (text(&out.stdout), text(&out.stderr))
 }
 
@@ -85,7 +93,10 @@ async fn html_report_renders_in_chromium_with_every_section() {
         "id=\"pool\"",
         "id=\"findings\"",
     ] {
-        assert!(dom.contains(section), "{section} missing from the rendered page");
+        assert!(
+            dom.contains(section),
+            "{section} missing from the rendered page"
+        );
     }
     // The three S1 indexes, with their statements and the verification numbers.
     for index in [
@@ -95,7 +106,10 @@ async fn html_report_renders_in_chromium_with_every_section() {
     ] {
         assert!(dom.contains(index), "{index} missing");
     }
-    assert!(dom.contains("ORDER BY created_at DESC LIMIT"), "statements missing");
+    assert!(
+        dom.contains("ORDER BY created_at DESC LIMIT"),
+        "statements missing"
+    );
     assert!(dom.contains("Connection budget"), "pool verdict missing");
     assert!(dom.contains("missing-index"), "findings missing");
     if feed.db.has_hypopg {
@@ -117,7 +131,11 @@ async fn html_report_renders_in_chromium_with_every_section() {
     );
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    assert!(png.len() > 20_000, "suspiciously small screenshot: {} bytes", png.len());
+    assert!(
+        png.len() > 20_000,
+        "suspiciously small screenshot: {} bytes",
+        png.len()
+    );
 
     let body = std::fs::read_to_string(&pr_body).unwrap();
     for needed in [
@@ -127,6 +145,9 @@ async fn html_report_renders_in_chromium_with_every_section() {
         "### Rollback",
         "DROP INDEX CONCURRENTLY IF EXISTS",
     ] {
-        assert!(body.contains(needed), "{needed} missing from the PR body:\n{body}");
+        assert!(
+            body.contains(needed),
+            "{needed} missing from the PR body:\n{body}"
+        );
     }
 }

@@ -402,7 +402,8 @@ fn pool_view(v: &PoolVerdict) -> PoolView {
                     idle: spread(&a.observed.idle),
                     idle_in_transaction: spread(&a.observed.idle_in_transaction),
                     recommended: a.recommended_size,
-                    arithmetic: a.arithmetic.clone(),
+                    // One step per line: the arithmetic reads top to bottom.
+                    arithmetic: a.arithmetic.replace("; ", ";\n"),
                     settings: a
                         .settings
                         .iter()
