@@ -387,7 +387,7 @@ mod tests {
             (5.0, 100.0, Severity::Medium),
             (0.5, 100.0, Severity::Low),
             (7_200_000.0, 8_000_000.0, Severity::Critical),
-            (7_200_000.0, 800_000_000.0, Severity::Medium),
+            (7_200_000.0, 400_000_000.0, Severity::Medium),
             (1.0, 0.0, Severity::Low),
         ];
         for (time, total, expected) in cases {
