@@ -151,3 +151,82 @@ async fn html_report_renders_in_chromium_with_every_section() {
         );
     }
 }
+
+/// The README's first command: a throwaway server, the demo workload, the
+/// report folder; the server is gone afterwards.
+#[test]
+fn demo_writes_a_report_of_every_kind_of_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let mut cmd = pgadvise();
+    cmd.current_dir(dir.path())
+        .args(["demo", "--out-dir"])
+        .arg(&out_dir);
+    // With a server of the developer's own, the demo runs there instead.
+    if let Ok(url) = std::env::var("PGADVISE_TEST_DATABASE_URL") {
+        cmd.args(["--database-url", &url]);
+    }
+    let started = std::time::Instant::now();
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        started.elapsed().as_secs() < 90,
+        "the demo took {:?}",
+        started.elapsed()
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("report.html"), "{stdout}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    let tables: Vec<&str> = report["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["table"].as_str().unwrap())
+        .collect();
+    for table in [
+        "public.messages",
+        "public.content",
+        "public.outbox_events",
+        "public.processed_messages",
+        "public.traffic_events",
+    ] {
+        assert!(
+            tables.contains(&table),
+            "no index proposed on {table}: {tables:?}"
+        );
+    }
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    for rule in [
+        "missing-index",
+        "pool-budget-exceeded",
+        "idle-in-transaction",
+    ] {
+        assert!(rules.contains(&rule), "no {rule} finding: {rules:?}");
+    }
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Connection budget"),
+        "pool verdict missing from the page"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.sarif")).unwrap())
+            .unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(std::fs::read_to_string(out_dir.join("pull-request.md"))
+        .unwrap()
+        .contains("### Rollback"));
+}
