@@ -317,7 +317,7 @@ fn index_view(
                 Some(s) => format!(
                     "{} calls, {} mean, {} total",
                     s.calls,
-                    millis(s.mean_exec_time),
+                    mean(s.mean_exec_time),
                     millis(s.total_exec_time)
                 ),
                 None => "given with --query (not observed)".into(),
@@ -355,6 +355,15 @@ fn index_view(
         write_cost,
         reason: p.reason.clone(),
         statements,
+    }
+}
+
+/// A mean time: sub-millisecond statements keep two decimals.
+pub fn mean(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        millis(ms)
     }
 }
 
