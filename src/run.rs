@@ -247,7 +247,19 @@ async fn scan(
     if pool_only {
         if let Some((verdict, findings)) = &outcome.pool {
             match args.format {
-                OutputFormat::Json | OutputFormat::Sarif => stdout(&format!(
+                OutputFormat::Sarif => {
+                    let mut report = outcome.report.clone();
+                    report.findings = findings.clone();
+                    stdout(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&sarif::to_sarif(
+                            &report,
+                            &Default::default()
+                        ))
+                        .unwrap_or_default()
+                    ))?
+                }
+                OutputFormat::Json => stdout(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(
                         &serde_json::json!({ "pool": verdict, "findings": findings })
@@ -456,6 +468,7 @@ pub fn write_outputs(
             &outcome.snapshot,
             &outcome.report,
             outcome.pool.as_ref().map(|(v, _)| v),
+            &outcome.advice.served_by_existing,
         )
         .map_err(|e| RunError::Render(e.to_string()))?;
         write(path, &page)?;

@@ -446,6 +446,53 @@ mod tests {
     }
 
     #[test]
+    fn migration_files_are_found_by_index_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("20240101_messages_user_id_idx");
+        std::fs::create_dir(&nested).unwrap();
+        std::fs::write(nested.join("down.sql"), "DROP").unwrap();
+        std::fs::write(nested.join("up.sql"), "CREATE").unwrap();
+        std::fs::write(dir.path().join("2_other_idx.sql"), "CREATE").unwrap();
+        let mut finding = finding(MISSING_INDEX, "public.messages", Severity::High);
+        finding.evidence = serde_json::json!({ "index_name": "messages_user_id_idx" });
+        let mut lost = finding.clone();
+        lost.object = "public.lost".into();
+        lost.evidence = serde_json::json!({ "index_name": "lost_idx" });
+        let proposal = |name: &str| IndexProposal {
+            table: "public.messages".into(),
+            columns: vec!["user_id".into()],
+            include: Vec::new(),
+            predicate: None,
+            method: "btree".into(),
+            name: name.into(),
+            ddl: String::new(),
+            verified: false,
+            cost_before: None,
+            cost_after: None,
+            estimated_size_bytes: 0,
+            full_index_size_bytes: 0,
+            predicate_fraction: None,
+            queryids: Vec::new(),
+            queries: Vec::new(),
+            workload_time_ms: 0.0,
+            estimated_time_saved_ms: None,
+            reason: String::new(),
+            write_cost: None,
+            hypothetical_sql: String::new(),
+            hypothetical_full_sql: None,
+            key_count: 1,
+        };
+        let files = migration_files(
+            dir.path(),
+            &[proposal("messages_user_id_idx"), proposal("lost_idx")],
+            &[finding.clone(), lost],
+        );
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[&finding.fingerprint()].ends_with("messages_user_id_idx/up.sql"));
+        assert!(migration_files(&dir.path().join("none"), &[], &[finding]).is_empty());
+    }
+
+    #[test]
     fn severities_parse() {
         assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
         assert!(parse_severity("urgent").is_err());

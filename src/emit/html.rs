@@ -7,6 +7,7 @@
 use super::report::ScanReport;
 use super::text::{bytes, millis};
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::indexes::ServedByExisting;
 use crate::analyze::pool::PoolVerdict;
 use crate::snapshot::Snapshot;
 use askama::Template;
@@ -110,17 +111,24 @@ pub struct FindingView {
     pub fingerprint: String,
 }
 
-/// Renders the page. `pool` is the verdict when one was computed.
+/// Renders the page. `pool` is the verdict when one was computed; `served`,
+/// the candidates existing indexes already serve.
 pub fn render(
     snapshot: &Snapshot,
     report: &ScanReport,
     pool: Option<&PoolVerdict>,
+    served: &[ServedByExisting],
 ) -> Result<String, askama::Error> {
-    let view = view(snapshot, report, pool);
+    let view = view(snapshot, report, pool, served);
     ReportPage { view: &view }.render()
 }
 
-pub fn view(snapshot: &Snapshot, report: &ScanReport, pool: Option<&PoolVerdict>) -> ReportView {
+pub fn view(
+    snapshot: &Snapshot,
+    report: &ScanReport,
+    pool: Option<&PoolVerdict>,
+    served: &[ServedByExisting],
+) -> ReportView {
     let s = snapshot;
     let target = if s.source.target.is_empty() {
         s.source.database.clone()
@@ -253,7 +261,18 @@ pub fn view(snapshot: &Snapshot, report: &ScanReport, pool: Option<&PoolVerdict>
             .verification
             .as_ref()
             .map_or(0, |v| v.unplannable.len()),
-        already_served: Vec::new(),
+        already_served: served
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}({}) by {} ({} statement(s))",
+                    s.table,
+                    s.columns.join(", "),
+                    s.existing_index,
+                    s.queryids.len()
+                )
+            })
+            .collect(),
         pool: pool.map(pool_view),
         findings: findings.into_iter().map(finding_view).collect(),
     }
