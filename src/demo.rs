@@ -393,7 +393,7 @@ fn demo_date(days: i32) -> String {
 }
 
 /// The applications' connections while pgadvise samples: `api` holds a dozen
-/// idle connections and keeps three busy; `worker` left two transactions open.
+/// idle connections and keeps three busy with its dashboard query; `worker` left two transactions open.
 struct PoolLoad {
     idle: Vec<Client>,
     busy: Vec<tokio::task::JoinHandle<()>>,
@@ -424,7 +424,9 @@ impl PoolLoad {
             busy.push(tokio::spawn(async move {
                 while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                     if client
-                        .batch_execute("BEGIN; SELECT pg_sleep(0.01); COMMIT;")
+                        .batch_execute(
+                            "SELECT status, count(*), sum(total_cents) FROM orders GROUP BY status",
+                        )
                         .await
                         .is_err()
                     {
