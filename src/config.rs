@@ -62,6 +62,10 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionSettings {
+    /// The connection (URL or conninfo) when neither the command line nor
+    /// DATABASE_URL gives one; it wins over the PG* variables. Keep passwords in
+    /// ~/.pgpass or PGPASSWORD rather than here.
+    pub database_url: Option<String>,
     pub connect_timeout: Option<String>,
     pub statement_timeout: Option<String>,
     pub lock_timeout: Option<String>,
@@ -343,6 +347,13 @@ impl Config {
                 .and_then(|d| crate::cli::parse_duration(d).ok())
         };
         let c = &self.connection;
+        // DATABASE_URL (a CI secret, say) wins over a URL committed in the file.
+        if args.connection.explicit().is_none()
+            && args.snapshot.is_none()
+            && std::env::var_os("DATABASE_URL").is_none()
+        {
+            args.connection.database_url = c.database_url.clone();
+        }
         if !explicit.given("connect_timeout") {
             if let Some(d) = duration(&c.connect_timeout) {
                 args.connection.connect_timeout = Some(d);
@@ -507,6 +518,25 @@ mod apply_tests {
         config.apply_to_scan(&mut args, &explicit);
         assert_eq!(args.format, OutputFormat::Sarif);
         assert_eq!(args.advisor.top, 7);
+
+        let with_url =
+            Config::parse("[connection]\ndatabase_url = \"postgresql://u@h/db\"\n").unwrap();
+        let (cli, explicit) = parse(&["pgadvise", "scan"]);
+        let Command::Scan(mut args) = cli.command else {
+            panic!("scan expected")
+        };
+        with_url.apply_to_scan(&mut args, &explicit);
+        let expected = match std::env::var_os("DATABASE_URL") {
+            None => Some("postgresql://u@h/db"),
+            Some(_) => None, // DATABASE_URL wins; ConnectionSpec reads it later
+        };
+        assert_eq!(args.connection.explicit(), expected);
+        let (cli, explicit) = parse(&["pgadvise", "scan", "postgresql://other@h/db"]);
+        let Command::Scan(mut args) = cli.command else {
+            panic!("scan expected")
+        };
+        with_url.apply_to_scan(&mut args, &explicit);
+        assert_eq!(args.connection.explicit(), Some("postgresql://other@h/db"));
     }
 
     #[test]

@@ -16,6 +16,9 @@ fn text(bytes: &[u8]) -> String {
 
 /// Chromium, or a loud failure that says how to install it.
 fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("PGADVISE_TEST_CHROMIUM") {
+        return PathBuf::from(path);
+    }
     for candidate in [
         "/usr/bin/chromium",
         "/usr/bin/chromium-browser",
@@ -24,9 +27,6 @@ fn chromium() -> PathBuf {
         if Path::new(candidate).is_file() {
             return PathBuf::from(candidate);
         }
-    }
-    if let Some(path) = std::env::var_os("PGADVISE_TEST_CHROMIUM") {
-        return PathBuf::from(path);
     }
     panic!(
         "\n\nthe HTML report test needs headless Chromium:\n  \
