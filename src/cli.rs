@@ -40,6 +40,11 @@ pub enum Command {
     /// Analyze a database (or a snapshot) and report what to change.
     Scan(ScanArgs),
     /// Like scan, for scheduled CI: exit 1 when a (new) finding is at or above --fail-on.
+    #[command(after_help = "\
+Exit codes: 0 no finding at or above --fail-on (or all accepted by --baseline); \
+1 a new finding at or above --fail-on; 2 bad arguments or input (including the \
+baseline and pgadvise.toml); 3 cannot connect or authenticate; 4 a prerequisite is \
+missing; 5 the server failed during the run; 6 an output file could not be written.")]
     Audit(AuditArgs),
     /// Watch connections for --sample-window and print only the connection-pool verdict.
     Pool(ScanArgs),
@@ -55,7 +60,8 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
 
-    /// Fail (exit 1) when a finding is at or above this severity. Default: high.
+    /// Fail (exit 1) when a finding is at or above this severity: low, medium, high
+    /// (default) or critical.
     #[arg(long, value_name = "SEVERITY", value_parser = crate::emit::audit::parse_severity)]
     pub fail_on: Option<crate::analyze::finding::Severity>,
 
