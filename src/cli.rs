@@ -30,18 +30,61 @@ pub struct Cli {
     /// Settings file (default: ./pgadvise.toml when it exists). Flags win over it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// The flags given on the command line (filled by main from clap's matches).
+    #[arg(skip)]
+    pub explicit: crate::config::Explicit,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyze a database (or a snapshot) and report what to change.
     Scan(ScanArgs),
-    /// Like scan, for scheduled CI: the exit code tells whether something serious was found.
-    Audit(ScanArgs),
+    /// Like scan, for scheduled CI: exit 1 when a (new) finding is at or above --fail-on.
+    #[command(after_help = "\
+Exit codes: 0 no finding at or above --fail-on (or all accepted by --baseline); \
+1 a new finding at or above --fail-on; 2 bad arguments or input (including the \
+baseline and pgadvise.toml); 3 cannot connect or authenticate; 4 a prerequisite is \
+missing; 5 the server failed during the run; 6 an output file could not be written.")]
+    Audit(AuditArgs),
     /// Watch connections for --sample-window and print only the connection-pool verdict.
     Pool(ScanArgs),
     /// Write everything pgadvise reads from the database as JSON (for offline analysis).
     Snapshot(SnapshotArgs),
+    /// Start a throwaway PostgreSQL, load a demo workload with typical problems, and
+    /// write the report of a full scan of it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    /// Fail (exit 1) when a finding is at or above this severity: low, medium, high
+    /// (default) or critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::emit::audit::parse_severity)]
+    pub fail_on: Option<crate::analyze::finding::Severity>,
+
+    /// Accept the findings this file lists (written by --write-baseline): only new ones fail.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write today's findings as a baseline file, to accept them from now on.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the report (and migrations); created if missing.
+    #[arg(long, value_name = "DIR", default_value = "pgadvise-demo")]
+    pub out_dir: PathBuf,
+
+    /// Load the demo into this server (a superuser URL) instead of starting a local one.
+    /// It creates a database of its own there and drops it at the end.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +134,14 @@ pub struct ScanArgs {
     /// Also write the snapshot this scan analyzed (to reproduce it offline later).
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,
+
+    /// Also write the full report as one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Also write the Markdown description of the migration pull request.
+    #[arg(long, value_name = "FILE")]
+    pub pr_body: Option<PathBuf>,
 
     #[command(flatten)]
     pub advisor: AdvisorArgs,
@@ -203,6 +254,10 @@ pub enum OutputFormat {
     Text,
     /// The versioned JSON document (see docs/json-output.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+    /// GitHub Actions workflow annotations (`::error title=...::...`).
+    Github,
 }
 
 /// Parses `500ms`, `30s`, `2min`, `1h`; a bare number means seconds.

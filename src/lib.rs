@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod collect;
 pub mod config;
+pub mod demo;
 pub mod emit;
 pub mod ident;
 pub mod run;

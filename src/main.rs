@@ -1,9 +1,12 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use pgadvise::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Which flags were typed: those win over pgadvise.toml.
+    cli.explicit = pgadvise::config::Explicit::from_matches(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

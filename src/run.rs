@@ -1,21 +1,23 @@
 //! Runs a parsed command: the pipeline's stages in order, errors mapped to exit codes.
 
 use crate::analyze::antipatterns::{self, AntipatternOptions};
+use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::health::{self, HealthOptions};
 use crate::analyze::indexes::{self, HotStatements, IndexAdvice, TableFilter};
 use crate::analyze::pool::{self, PoolOptions};
 use crate::analyze::queries::split_statements;
 use crate::analyze::workload::Workload;
 use crate::cli::{
-    AdvisorArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs,
+    AdvisorArgs, AuditArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs,
     DEFAULT_SAMPLE_WINDOW,
 };
 use crate::collect::connect::{connect, ConnectError, ConnectErrorKind};
 use crate::collect::conninfo::{ConnInfoError, ConnectionSpec};
 use crate::collect::{collect, CollectError, CollectOptions, QueryFailure};
 use crate::config::{Config, ConfigError};
+use crate::emit::audit::{self, Baseline};
 use crate::emit::report::ScanReport;
-use crate::emit::{text, write_atomically};
+use crate::emit::{github, html, pr_body, sarif, text, write_atomically};
 use crate::snapshot::{Snapshot, SnapshotError, Statement};
 use crate::verify::proposals::{verify_proposals, VerifyReport};
 use crate::verify::{VerifyOptions, WhatIf};
@@ -69,6 +71,12 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("baseline {}: {message}", path.display())]
+    BadBaseline { path: PathBuf, message: String },
+    #[error("rendering the report: {0}")]
+    Render(String),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
 }
 
 impl RunError {
@@ -78,7 +86,8 @@ impl RunError {
             | RunError::Config(_)
             | RunError::ReadInput { .. }
             | RunError::ReadSnapshot { .. }
-            | RunError::BadSnapshot { .. } => exit::USAGE,
+            | RunError::BadSnapshot { .. }
+            | RunError::BadBaseline { .. } => exit::USAGE,
             RunError::Connect(e) if e.kind() == ConnectErrorKind::Config => exit::USAGE,
             RunError::Connect(_) => exit::CONNECT,
             RunError::Collect(e) => match e {
@@ -92,17 +101,33 @@ impl RunError {
                     QueryFailure::ConnectionLost | QueryFailure::Other => exit::SERVER,
                 },
             },
-            RunError::Write { .. } => exit::OUTPUT,
+            RunError::Write { .. } | RunError::Render(_) => exit::OUTPUT,
+            RunError::Demo(e) => e.exit_code(),
         }
     }
 }
 
 /// Where diagnostics go: stderr unless `--quiet`.
-struct Diagnostics {
+pub struct Diagnostics {
     quiet: bool,
 }
 
 impl Diagnostics {
+    pub fn new(quiet: bool) -> Self {
+        Diagnostics { quiet }
+    }
+
+    /// A spinner on stderr while a stage runs: only on a terminal, never with --quiet.
+    fn spinner(&self, message: &str) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
     fn warn(&self, message: &str) {
         if !self.quiet {
             eprintln!("pgadvise: warning: {message}");
@@ -111,16 +136,34 @@ impl Diagnostics {
 }
 
 pub async fn run(cli: Cli) -> Result<u8, RunError> {
-    let diagnostics = Diagnostics { quiet: cli.quiet };
     let config = Config::load(cli.config.as_deref())?
         .map(|(_, c)| c)
         .unwrap_or_default();
+    let diagnostics = Diagnostics {
+        quiet: cli.quiet || (config.quiet && !cli.explicit.given("quiet")),
+    };
     match cli.command {
-        Command::Scan(args) | Command::Audit(args) => {
+        Command::Scan(mut args) => {
+            config.apply_to_scan(&mut args, &cli.explicit);
             scan(&args, &config, &diagnostics, false).await
         }
-        Command::Pool(args) => scan(&args, &config, &diagnostics, true).await,
+        Command::Audit(mut args) => {
+            config.apply_to_audit(&mut args, &cli.explicit);
+            audit(&args, &config, &diagnostics).await
+        }
+        Command::Pool(mut args) => {
+            config.apply_to_scan(&mut args, &cli.explicit);
+            scan(&args, &config, &diagnostics, true).await
+        }
         Command::Snapshot(args) => snapshot(&args, &diagnostics).await,
+        Command::Demo(args) => {
+            let out_dir = if cli.explicit.given("out_dir") {
+                args.out_dir.clone()
+            } else {
+                config.demo.out_dir.clone().unwrap_or(args.out_dir.clone())
+            };
+            crate::demo::run(&out_dir, args.database_url.as_deref(), diagnostics.quiet).await
+        }
     }
 }
 
@@ -147,7 +190,18 @@ async fn collect_live(
     sample_window: Option<Duration>,
     diagnostics: &Diagnostics,
 ) -> Result<Snapshot, RunError> {
-    let client = connect(spec).await?;
+    // While sampling, the sampler draws its own bar; before that, a spinner.
+    let spinner = diagnostics.spinner(&format!(
+        "collecting statistics from {}",
+        spec.display_target()
+    ));
+    let client = connect(spec).await;
+    spinner.finish_and_clear();
+    let client = client?;
+    let spinner = match sample_window {
+        None => diagnostics.spinner("reading pg_stat_statements, tables, indexes and pg_stats"),
+        Some(_) => indicatif::ProgressBar::hidden(),
+    };
     let options = CollectOptions {
         statement_timeout: args.statement_timeout,
         lock_timeout: args.lock_timeout,
@@ -156,7 +210,9 @@ async fn collect_live(
         sample_window,
         show_progress: !diagnostics.quiet,
     };
-    let snapshot = collect(&client, &options).await?;
+    let snapshot = collect(&client, &options).await;
+    spinner.finish_and_clear();
+    let snapshot = snapshot?;
     for warning in &snapshot.warnings {
         diagnostics.warn(warning);
     }
@@ -174,6 +230,16 @@ fn read_snapshot(path: &Path) -> Result<Snapshot, RunError> {
     })
 }
 
+/// What a scan found, before it is printed or written.
+pub struct ScanOutcome {
+    pub snapshot: Snapshot,
+    pub report: ScanReport,
+    pub advice: IndexAdvice,
+    pub verification: Option<VerifyReport>,
+    pub pool: Option<(pool::PoolVerdict, Vec<crate::analyze::finding::Finding>)>,
+    pub skip_reasons: Vec<(&'static str, usize)>,
+}
+
 /// `pool_only`: the `pool` subcommand, which prints the verdict alone.
 async fn scan(
     args: &ScanArgs,
@@ -181,6 +247,104 @@ async fn scan(
     diagnostics: &Diagnostics,
     pool_only: bool,
 ) -> Result<u8, RunError> {
+    let outcome = analyze_scan(args, config, diagnostics, pool_only).await?;
+    if pool_only {
+        if let Some((verdict, findings)) = &outcome.pool {
+            match args.format {
+                OutputFormat::Sarif => {
+                    let mut report = outcome.report.clone();
+                    report.findings = findings.clone();
+                    stdout(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&sarif::to_sarif(
+                            &report,
+                            &Default::default()
+                        ))
+                        .unwrap_or_default()
+                    ))?
+                }
+                OutputFormat::Json => stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "pool": verdict, "findings": findings })
+                    )
+                    .unwrap_or_default()
+                ))?,
+                OutputFormat::Github => stdout(&github::annotations(findings))?,
+                OutputFormat::Text => stdout(&text::pool_section(verdict, findings))?,
+            }
+        }
+        return Ok(exit::SUCCESS);
+    }
+    write_outputs(args, config, &outcome)?;
+    stdout(&render_stdout(args.format, &outcome, config, None))?;
+    Ok(exit::SUCCESS)
+}
+
+/// `pgadvise audit`: the scan, then exit 1 when a finding the baseline does not
+/// accept is at or above `--fail-on`.
+async fn audit(
+    args: &AuditArgs,
+    config: &Config,
+    diagnostics: &Diagnostics,
+) -> Result<u8, RunError> {
+    // Read the baseline first: a bad file is a usage error before any work.
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| RunError::BadBaseline {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            Some(
+                Baseline::parse(&text).map_err(|message| RunError::BadBaseline {
+                    path: path.clone(),
+                    message,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let outcome = analyze_scan(&args.scan, config, diagnostics, false).await?;
+    let fail_on = args.fail_on.unwrap_or(Severity::High);
+    let verdict = audit::judge(&outcome.report.findings, fail_on, baseline.as_ref());
+    write_outputs(&args.scan, config, &outcome)?;
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::of(&outcome.report.findings);
+        write_atomically(path, written.to_json().as_bytes()).map_err(|source| RunError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        if !diagnostics.quiet {
+            eprintln!(
+                "pgadvise: wrote baseline {} ({} findings accepted)",
+                path.display(),
+                written.findings.len()
+            );
+        }
+    }
+    stdout(&render_stdout(
+        args.scan.format,
+        &outcome,
+        config,
+        Some((&verdict, fail_on)),
+    ))?;
+    if !diagnostics.quiet && args.scan.format != OutputFormat::Text {
+        eprintln!("pgadvise: {}", audit::verdict_line(&verdict, fail_on));
+    }
+    Ok(if verdict.failing.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Collects (or reads the snapshot), analyzes, verifies: everything but output.
+pub async fn analyze_scan(
+    args: &ScanArgs,
+    config: &Config,
+    diagnostics: &Diagnostics,
+    pool_only: bool,
+) -> Result<ScanOutcome, RunError> {
     // Declared pools: the file's, with any the command line names replaced.
     let mut declared = config.declared_pools();
     declared.retain(|d| !args.pool.declared.iter().any(|c| c.name == d.name));
@@ -214,19 +378,14 @@ async fn scan(
         write_snapshot(path, &snapshot)?;
     }
     if pool_only {
-        if let Some((verdict, findings)) = &pool {
-            match args.format {
-                OutputFormat::Text => stdout(&text::pool_section(verdict, findings))?,
-                OutputFormat::Json => stdout(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "pool": verdict, "findings": findings })
-                    )
-                    .unwrap_or_default()
-                ))?,
-            }
-        }
-        return Ok(exit::SUCCESS);
+        return Ok(ScanOutcome {
+            report: ScanReport::new(&snapshot, 0, 0, Vec::new()),
+            snapshot,
+            advice: IndexAdvice::default(),
+            verification: None,
+            pool,
+            skip_reasons: Vec::new(),
+        });
     }
     let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
@@ -239,7 +398,7 @@ async fn scan(
         include: args.advisor.include_tables.clone(),
         exclude: args.advisor.exclude_tables.clone(),
     };
-    let advice = indexes::propose(
+    let mut advice = indexes::propose(
         &snapshot,
         &workload,
         &HotStatements {
@@ -256,19 +415,33 @@ async fn scan(
         },
         &table_filter,
     );
-    let mut advice = advice;
     let verification = match &spec {
         Some(spec) if !args.advisor.no_verify && !advice.proposals.is_empty() => {
             verify_live(spec, args, &snapshot, &workload, &mut advice, diagnostics).await?
         }
         _ => None,
     };
+    let skip_reasons = workload.skip_reasons();
     let mut report = ScanReport::new(
         &snapshot,
         workload.analyzed(),
         workload.skipped(),
         advice.proposals.clone(),
-    );
+    )
+    .with_skip_reasons(&skip_reasons);
+    report.verification = verification.clone();
+    let workload_ms: f64 = snapshot
+        .statements
+        .entries
+        .iter()
+        .filter(|e| !crate::collect::is_own_statement(&e.query))
+        .map(|e| e.total_exec_time)
+        .sum();
+    report.findings.extend(audit::index_findings(
+        &advice.proposals,
+        workload_ms,
+        &config.missing_index_thresholds(),
+    ));
     if let Some((verdict, findings)) = &pool {
         report.pool = serde_json::to_value(verdict).ok();
         report.findings.extend(findings.iter().cloned());
@@ -294,24 +467,117 @@ async fn scan(
     report.findings.extend(health.findings.iter().cloned());
     report.findings.extend(query_findings.iter().cloned());
     report.drops = health.drops.clone();
-    match args.format {
+    report.findings = audit::without_ignored(
+        std::mem::take(&mut report.findings),
+        &config.ignore.rules,
+        &config.ignore.tables,
+    );
+    drop(workload);
+    Ok(ScanOutcome {
+        snapshot,
+        report,
+        advice,
+        verification,
+        pool,
+        skip_reasons,
+    })
+}
+
+/// The files a scan was asked for: `--report`, `--pr-body`.
+pub fn write_outputs(
+    args: &ScanArgs,
+    config: &Config,
+    outcome: &ScanOutcome,
+) -> Result<(), RunError> {
+    let write = |path: &Path, contents: &str| {
+        write_atomically(path, contents.as_bytes()).map_err(|source| RunError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if let Some(path) = &args.report {
+        let page = html::render(
+            &outcome.snapshot,
+            &outcome.report,
+            outcome.pool.as_ref().map(|(v, _)| v),
+            &outcome.advice.served_by_existing,
+        )
+        .map_err(|e| RunError::Render(e.to_string()))?;
+        write(path, &page)?;
+    }
+    if let Some(path) = &args.pr_body {
+        let dir = migrations_dir(config);
+        write(
+            path,
+            &pr_body::render(
+                &outcome.snapshot,
+                &outcome.report,
+                &dir.display().to_string(),
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Where migrations are written (the migration writer's `--out`; `[migrations] dir`).
+fn migrations_dir(config: &Config) -> PathBuf {
+    config
+        .migrations
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("migrations-out"))
+}
+
+/// What goes to stdout in each format; `audit` adds its verdict.
+fn render_stdout(
+    format: OutputFormat,
+    outcome: &ScanOutcome,
+    config: &Config,
+    audit_verdict: Option<(&audit::AuditVerdict, Severity)>,
+) -> String {
+    let report = &outcome.report;
+    match format {
         OutputFormat::Text => {
             let mut text = format!(
                 "{}{}",
-                text::summary(&snapshot, &report, &workload.skip_reasons()),
-                text::index_table(&advice, verification.as_ref())
+                text::summary(&outcome.snapshot, report, &outcome.skip_reasons),
+                text::index_table(&outcome.advice, outcome.verification.as_ref())
             );
-            let mut findings = health.findings;
-            findings.extend(query_findings);
-            text.push_str(&text::findings_section(&findings, &health.drops));
-            if let Some((verdict, findings)) = &pool {
+            // Pool findings print with the pool verdict, missing indexes as the table above.
+            let pool_findings: &[Finding] =
+                outcome.pool.as_ref().map_or(&[], |(_, f)| f.as_slice());
+            let findings: Vec<Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.rule != audit::MISSING_INDEX && !pool_findings.contains(f))
+                .cloned()
+                .collect();
+            text.push_str(&text::findings_section(&findings, &report.drops));
+            if let Some((verdict, findings)) = &outcome.pool {
                 text.push_str(&format!("\n{}", text::pool_section(verdict, findings)));
             }
-            stdout(&text)?
+            if let Some((verdict, fail_on)) = audit_verdict {
+                text.push_str(&audit::verdict_text(verdict, fail_on));
+            }
+            text
         }
-        OutputFormat::Json => stdout(&format!("{}\n", report.to_json()))?,
+        OutputFormat::Json => format!("{}\n", report.to_json()),
+        OutputFormat::Sarif => {
+            let files =
+                audit::migration_files(&migrations_dir(config), &report.indexes, &report.findings);
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&sarif::to_sarif(report, &files)).unwrap_or_default()
+            )
+        }
+        OutputFormat::Github => {
+            // In an audit, annotate what is new; a scan annotates everything.
+            match audit_verdict {
+                Some((verdict, _)) => github::annotations(&verdict.new),
+                None => github::annotations(&report.findings),
+            }
+        }
     }
-    Ok(exit::SUCCESS)
 }
 
 async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {
@@ -364,7 +630,13 @@ async fn verify_live(
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
     let min_savings = args.advisor.min_cost_savings / 100.0;
     let unverified = advice.clone();
-    match verify_proposals(&whatif, advice, &statements, min_savings).await {
+    let spinner = diagnostics.spinner(&format!(
+        "verifying {} index proposal(s) with hypothetical indexes",
+        advice.proposals.len()
+    ));
+    let verified = verify_proposals(&whatif, advice, &statements, min_savings).await;
+    spinner.finish_and_clear();
+    match verified {
         Ok(report) => {
             let _ = whatif.close().await;
             if let Some((_, reason)) = report.unplannable.first() {

@@ -99,10 +99,12 @@ async fn snapshot_then_offline_scan_gives_the_same_report() {
             "server",
             "statements_analyzed",
             "statements_skipped",
+            "statements_skipped_by_reason",
             "indexes",
             "findings",
             "drops",
-            "pool"
+            "pool",
+            "verification"
         ]
     );
     assert!(report["server"]["version_num"].as_i64().unwrap() >= 130000);

@@ -1,7 +1,12 @@
 //! emit: turns results into what people and machines read. Writes nothing
 //! half-way: files are written to a temporary name and renamed into place.
 
+pub mod audit;
+pub mod github;
+pub mod html;
+pub mod pr_body;
 pub mod report;
+pub mod sarif;
 pub mod text;
 
 use std::io::Write;

@@ -5,6 +5,7 @@ use crate::analyze::finding::Finding;
 use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::IndexProposal;
 use crate::snapshot::Snapshot;
+use crate::verify::proposals::VerifyReport;
 use serde::Serialize;
 
 /// Version of the report's JSON shape (independent of the snapshot's).
@@ -20,12 +21,25 @@ pub struct ScanReport {
     pub statements_analyzed: usize,
     /// Statements left out (utility statements, pgadvise's own, unparseable, catalog-only).
     pub statements_skipped: usize,
+    /// Why they were left out: `{"reason": ..., "count": ...}`, most first.
+    #[serde(default)]
+    pub statements_skipped_by_reason: Vec<SkipCount>,
     /// Proposed indexes, the most time saved first.
     pub indexes: Vec<IndexProposal>,
     pub findings: Vec<Finding>,
     /// Safe index drops (and rebuilds of invalid indexes), for the migration writer.
     pub drops: Vec<DropProposal>,
     pub pool: Option<serde_json::Value>,
+    /// What hypopg verification found: rejected proposals, statements it could
+    /// not plan, workload cost before and after, plans per statement. `null`
+    /// when proposals were not verified.
+    pub verification: Option<VerifyReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkipCount {
+    pub reason: String,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,11 +64,25 @@ impl ScanReport {
             },
             statements_analyzed,
             statements_skipped,
+            statements_skipped_by_reason: Vec::new(),
             indexes,
             findings: Vec::new(),
             drops: Vec::new(),
             pool: None,
+            verification: None,
         }
+    }
+
+    /// Records why statements were skipped, as `Workload::skip_reasons` counts them.
+    pub fn with_skip_reasons(mut self, reasons: &[(&str, usize)]) -> Self {
+        self.statements_skipped_by_reason = reasons
+            .iter()
+            .map(|(reason, count)| SkipCount {
+                reason: reason.to_string(),
+                count: *count,
+            })
+            .collect();
+        self
     }
 
     pub fn to_json(&self) -> String {

@@ -28,6 +28,18 @@ pub struct VerifyReport {
     pub workload_cost_after: f64,
     /// hypopg's size of the kept set, in bytes.
     pub total_size_bytes: i64,
+    /// Each statement a kept index serves: its generic plan without and with the kept set.
+    pub plans: Vec<StatementPlans>,
+}
+
+/// A statement's generic plan before and after the kept indexes, as EXPLAIN prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementPlans {
+    pub queryid: i64,
+    pub cost_before: f64,
+    pub cost_after: f64,
+    pub plan_before: String,
+    pub plan_after: String,
 }
 
 /// One statement's generic-plan cost without and with the index set.
@@ -148,6 +160,11 @@ pub async fn verify_proposals(
     let together = plan_ids(whatif, &all_ids, &by_id).await;
     whatif.reset().await?;
 
+    // Plans name hypothetical indexes as hypopg does; the report shows the proposed names.
+    let display_names: Vec<(String, String)> = names
+        .iter()
+        .map(|(h, i)| (h.clone(), format!("{} (hypothetical)", kept[*i].name)))
+        .collect();
     let mut final_set = Vec::new();
     for (i, mut proposal) in kept.into_iter().enumerate() {
         let Some(name) = names
@@ -200,6 +217,25 @@ pub async fn verify_proposals(
         report.workload_cost_after += calls * after;
     }
     report.total_size_bytes = final_set.iter().map(|p| p.estimated_size_bytes).sum();
+    let served: std::collections::BTreeSet<i64> = final_set
+        .iter()
+        .flat_map(|p| p.queryids.iter().copied())
+        .collect();
+    for id in served {
+        let before = baseline.get(&id).and_then(|r| r.as_ref().ok());
+        let after = together.get(&id).and_then(|r| r.as_ref().ok());
+        if let (Some(before), Some(after)) = (before, after) {
+            report.plans.push(StatementPlans {
+                queryid: id,
+                cost_before: before.total_cost,
+                cost_after: after.total_cost,
+                plan_before: before.text.clone(),
+                plan_after: display_names
+                    .iter()
+                    .fold(after.text.clone(), |text, (h, name)| text.replace(h, name)),
+            });
+        }
+    }
     final_set.sort_by(|a, b| {
         b.estimated_time_saved_ms
             .partial_cmp(&a.estimated_time_saved_ms)
