@@ -266,30 +266,20 @@ pub fn verdict_line(verdict: &AuditVerdict, fail_on: Severity) -> String {
     }
 }
 
-/// The audit section of the text output: every new finding, worst first.
+/// The audit section of the text output: the verdict, then the findings that
+/// fail it, worst first, by rule and object (their details are listed above).
 pub fn verdict_text(verdict: &AuditVerdict, fail_on: Severity) -> String {
-    let mut out = String::from("\n  findings:\n");
-    let mut new: Vec<&Finding> = verdict.new.iter().collect();
-    new.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
-    if new.is_empty() {
-        out.push_str("    none\n");
-    }
-    for f in new {
+    let mut out = format!("\n  {}\n", verdict_line(verdict, fail_on));
+    let mut failing: Vec<&Finding> = verdict.failing.iter().collect();
+    failing.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+    for f in failing {
         out.push_str(&format!(
-            "    [{}] {} {}: {}\n",
+            "    [{}] {} {}\n",
             f.severity.as_str(),
             f.rule,
-            f.object,
-            f.title
+            f.object
         ));
-        if let Some(fix) = &f.fix {
-            out.push_str(&format!(
-                "        fix: {}\n",
-                fix.replace('\n', "\n             ")
-            ));
-        }
     }
-    out.push_str(&format!("\n  {}\n", verdict_line(verdict, fail_on)));
     out
 }
 
