@@ -1,6 +1,7 @@
 //! emit: turns results into what people and machines read. Writes nothing
 //! half-way: files are written to a temporary name and renamed into place.
 
+pub mod migrations;
 pub mod report;
 pub mod text;
 

@@ -37,7 +37,7 @@ pub fn millis(ms: f64) -> String {
 }
 
 /// One line of SQL, cut to `width` characters.
-fn one_line(sql: &str, width: usize) -> String {
+pub(crate) fn one_line(sql: &str, width: usize) -> String {
     let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() <= width {
         flat

@@ -15,7 +15,7 @@
 
 mod plan;
 pub mod proposals;
-mod statement;
+pub(crate) mod statement;
 
 pub use plan::PlanSummary;
 
