@@ -1,5 +1,6 @@
 //! Command-line interface (clap derive). Parsing only: `run` does the work.
 
+pub use crate::emit::migrations::MigrationFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,7 +18,8 @@ PGSSLMODE, ...) and ~/.pgpass, as psql does.
 Exit codes: 0 success; 1 audit found something at or above --fail-on; \
 2 bad arguments or input; 3 cannot connect or authenticate; 4 a prerequisite \
 is missing (extension, privilege, server version); 5 the server failed during the \
-run (timeout, connection lost); 6 an output file could not be written.")]
+run (timeout, connection lost); 6 an output file could not be written; 7 `verify` found \
+an index missing, invalid or unused by its statements.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +43,28 @@ pub enum Command {
     Pool(ScanArgs),
     /// Write everything pgadvise reads from the database as JSON (for offline analysis).
     Snapshot(SnapshotArgs),
+    /// After deploying the migrations `scan --out` wrote: check each index is valid
+    /// and ready and each statement's plan uses it (exit 7 on a failure).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The folder `scan --out` wrote (its *.verify.json plans).
+    #[arg(value_name = "DIR", default_value = "migrations-out")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Also run EXPLAIN (ANALYZE, BUFFERS) of each SELECT with representative values from
+    /// pg_stats, in a read-only transaction, and compare with pg_stat_statements' mean before.
+    #[arg(long)]
+    pub analyze: bool,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +120,30 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub pool: PoolArgs,
+
+    #[command(flatten)]
+    pub migrations: MigrationArgs,
+}
+
+/// Where and how `scan` writes migration files.
+#[derive(Debug, Args)]
+pub struct MigrationArgs {
+    /// Write one migration per proposed index (verified ones, unless --no-verify) and its
+    /// verification plan into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The migration tool the files are for.
+    #[arg(long, value_enum, default_value_t = MigrationFormat::Sql, requires = "out")]
+    pub migration_format: MigrationFormat,
+
+    /// lock_timeout of the migrations' sessions: how long a build may queue for its lock.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "out")]
+    pub migration_lock_timeout: Duration,
+
+    /// Replace migrations already in the folder (and files in the way) instead of keeping them.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 /// Which statements and tables the index advisor looks at.

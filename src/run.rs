@@ -5,18 +5,22 @@ use crate::analyze::pool::{self, PoolOptions};
 use crate::analyze::queries::split_statements;
 use crate::analyze::workload::Workload;
 use crate::cli::{
-    AdvisorArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs,
+    AdvisorArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs, VerifyArgs,
     DEFAULT_SAMPLE_WINDOW,
 };
 use crate::collect::connect::{connect, ConnectError, ConnectErrorKind};
 use crate::collect::conninfo::{ConnInfoError, ConnectionSpec};
-use crate::collect::{collect, CollectError, CollectOptions, QueryFailure};
+use crate::collect::{collect, CollectError, CollectOptions, QueryFailure, SQL_TAG};
 use crate::config::{Config, ConfigError};
+use crate::emit::migrations::index::{index_migration, MigrationOptions};
+use crate::emit::migrations::plan::VerificationPlan;
+use crate::emit::migrations::{write_migrations, Timestamp, WriteError};
 use crate::emit::report::ScanReport;
 use crate::emit::{text, write_atomically};
 use crate::snapshot::{Snapshot, SnapshotError, Statement};
+use crate::verify::deployed::{self, PlanFileError};
 use crate::verify::proposals::{verify_proposals, VerifyReport};
-use crate::verify::{VerifyOptions, WhatIf};
+use crate::verify::{VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +34,8 @@ pub mod exit {
     pub const PREREQUISITE: u8 = 4;
     pub const SERVER: u8 = 5;
     pub const OUTPUT: u8 = 6;
+    /// `verify`: an index is missing, invalid or not used by a statement it is for.
+    pub const VERIFY_FAILED: u8 = 7;
 }
 
 /// Everything that can stop a run, each with the exit code it maps to.
@@ -63,6 +69,12 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("writing migrations: {0}")]
+    Migrations(#[from] WriteError),
+    #[error(transparent)]
+    PlanFiles(#[from] PlanFileError),
+    #[error("verify: {0}")]
+    Verify(#[from] VerifyError),
 }
 
 impl RunError {
@@ -88,7 +100,16 @@ impl RunError {
                     | QueryFailure::Other => exit::SERVER,
                 },
             },
-            RunError::Write { .. } => exit::OUTPUT,
+            RunError::Write { .. } | RunError::Migrations(_) => exit::OUTPUT,
+            RunError::PlanFiles(_) => exit::USAGE,
+            RunError::Verify(e) => match e {
+                VerifyError::ServerTooOld { .. } => exit::PREREQUISITE,
+                VerifyError::Query {
+                    kind: QueryFailure::Privilege,
+                    ..
+                } => exit::PREREQUISITE,
+                _ => exit::SERVER,
+            },
         }
     }
 }
@@ -117,6 +138,7 @@ pub async fn run(cli: Cli) -> Result<u8, RunError> {
         }
         Command::Pool(args) => scan(&args, &config, &diagnostics, true).await,
         Command::Snapshot(args) => snapshot(&args, &diagnostics).await,
+        Command::Verify(args) => verify_deployed(&args, &diagnostics).await,
     }
 }
 
@@ -276,7 +298,123 @@ async fn scan(
         }
         OutputFormat::Json => stdout(&format!("{}\n", report.to_json()))?,
     }
+    if let Some(dir) = &args.migrations.out {
+        write_index_migrations(dir, args, &snapshot, &advice, diagnostics)?;
+    }
     Ok(exit::SUCCESS)
+}
+
+/// One migration and verification plan per proposal: verified ones only,
+/// unless `--no-verify`. Progress goes to stderr, stdout stays the report.
+fn write_index_migrations(
+    dir: &Path,
+    args: &ScanArgs,
+    snapshot: &Snapshot,
+    advice: &IndexAdvice,
+    diagnostics: &Diagnostics,
+) -> Result<(), RunError> {
+    let options = MigrationOptions {
+        lock_timeout: args.migrations.migration_lock_timeout,
+    };
+    let mut taken: Vec<String> = snapshot.indexes.iter().map(|i| i.name.clone()).collect();
+    taken.extend(snapshot.tables.iter().map(|t| t.name.clone()));
+    taken.extend(advice.proposals.iter().map(|p| p.name.clone()));
+    let chosen: Vec<_> = advice
+        .proposals
+        .iter()
+        .filter(|p| p.verified || args.advisor.no_verify)
+        .collect();
+    let left_out = advice.proposals.len() - chosen.len();
+    if left_out > 0 {
+        diagnostics.warn(&format!(
+            "{left_out} unverified index proposal(s) get no migration (verify them with hypopg on a live \
+             database, or pass --no-verify to write them anyway)"
+        ));
+    }
+    let migrations: Vec<_> = chosen
+        .into_iter()
+        .map(|p| {
+            let (migration, partitions) = index_migration(p, snapshot, &options, &mut taken);
+            let plan = VerificationPlan::new(&migration, p, snapshot, &partitions);
+            (migration, plan.files())
+        })
+        .collect();
+    let outcome = write_migrations(
+        dir,
+        args.migrations.migration_format,
+        &migrations,
+        Timestamp::now(),
+        args.migrations.force,
+    )?;
+    if !diagnostics.quiet {
+        for (id, path) in &outcome.already_present {
+            eprintln!(
+                "pgadvise: {id} is already in {} (kept; --force replaces it)",
+                path.display()
+            );
+        }
+        eprintln!(
+            "pgadvise: wrote {} file(s) for {} migration(s) ({}) to {}",
+            outcome.written.len(),
+            migrations.len() - outcome.already_present.len(),
+            args.migrations.migration_format.as_str(),
+            dir.display()
+        );
+        for path in &outcome.written {
+            eprintln!("  {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `pgadvise verify`: each migration's index valid and ready, each statement
+/// planned through it. Exit 7 when anything fails.
+async fn verify_deployed(args: &VerifyArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {
+    let plans = deployed::read_plans(&args.dir)?;
+    let spec = connection_spec(&args.connection, diagnostics)?;
+    let client = connect(&spec).await?;
+    let version_num: i32 = client
+        .query_one(
+            &format!("SELECT {SQL_TAG} current_setting('server_version_num')::int"),
+            &[],
+        )
+        .await
+        .map_err(|e| VerifyError::Query {
+            what: "reading server_version_num".to_string(),
+            detail: crate::collect::db_message(&e),
+            kind: crate::collect::failure_kind(&e),
+        })?
+        .get(0);
+    let options = VerifyOptions {
+        statement_timeout: args.connection.statement_timeout,
+        lock_timeout: args.connection.lock_timeout,
+    };
+    let whatif = WhatIf::open_plain(client, version_num, &options).await?;
+    let mut checks = Vec::new();
+    for plan in &plans {
+        checks.push(deployed::check(&whatif, plan).await?);
+    }
+    if args.analyze {
+        crate::verify::measure::run(&whatif, &plans, &mut checks).await?;
+    }
+    let _ = whatif.close().await;
+    let failed = checks.iter().filter(|c| !c.passed()).count();
+    match args.format {
+        OutputFormat::Json => stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "passed": failed == 0,
+                "indexes": checks,
+            }))
+            .unwrap_or_default()
+        ))?,
+        OutputFormat::Text => stdout(&text::verify_section(&checks))?,
+    }
+    Ok(if failed == 0 {
+        exit::SUCCESS
+    } else {
+        exit::VERIFY_FAILED
+    })
 }
 
 async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {

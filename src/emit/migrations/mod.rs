@@ -77,6 +77,16 @@ impl MigrationFormat {
         }
     }
 
+    /// The name a companion file (verification plan) gets in this format's
+    /// folder: sqlx and dbmate take every `*.sql` there for a migration, so a
+    /// psql script beside them is `.psql`.
+    pub fn companion_name(self, name: &str) -> String {
+        match (self, name.strip_suffix(".sql")) {
+            (MigrationFormat::Sqlx | MigrationFormat::Dbmate, Some(stem)) => format!("{stem}.psql"),
+            _ => name.to_string(),
+        }
+    }
+
     /// Whether the runner sends a whole file to the server as one message: then
     /// PostgreSQL runs its statements in one implicit transaction, where
     /// `CREATE INDEX CONCURRENTLY` fails beside any other statement, so the
@@ -647,8 +657,8 @@ pub fn write_migrations(
         let stem = format!("{}_{}", next.version(), migration.name);
         next = next.plus(used.max(1));
         files.extend(extra.iter().map(|f| OutputFile {
-            name: f.name.replace("{stem}", &stem),
-            contents: f.contents.clone(),
+            name: format.companion_name(&f.name.replace("{stem}", &stem)),
+            contents: f.contents.replace("{stem}", &stem),
         }));
         for file in &files {
             let path = dir.join(&file.name);
