@@ -1,0 +1,416 @@
+//! Migrations as a team ships them: `pgadvise scan --out` on the scenarios,
+//! the files applied for real (psql for the `sql` format, dbmate and sqlx-cli
+//! for theirs), then `pgadvise verify` green; run twice, after a failed build,
+//! and rolled back, each behaving as the header says; squawk finds nothing.
+//!
+//! The external tools are required, never skipped: a missing one fails with
+//! the command that installs it (.ci/run installs them).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::pgadvise;
+use support::scenarios::{self, Scenario};
+
+/// A tool the test needs, found on PATH (or the given fallbacks), else a loud failure.
+fn tool(name: &str, fallbacks: &[&str], install: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or_else(|| {
+            fallbacks
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("\n\n{name} is needed by this test and is not installed.\nInstall it: {install}\n")
+        })
+}
+
+fn psql() -> PathBuf {
+    tool(
+        "psql",
+        &["/usr/lib/postgresql/15/bin/psql"],
+        "apt-get install postgresql-client",
+    )
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn scan_out(scenario: &Scenario, dir: &Path, format: &str, extra: &[&str]) -> Output {
+    let out = run(pgadvise()
+        .args(["scan", "--quiet", "--out"])
+        .arg(dir)
+        .args(["--migration-format", format])
+        .args(extra)
+        .arg(&scenario.db.url));
+    assert_eq!(out.status.code(), Some(0), "scan --out: {}", text(&out));
+    out
+}
+
+fn verify(dir: &Path, url: &str, extra: &[&str]) -> Output {
+    run(pgadvise().arg("verify").arg(dir).arg(url).args(extra))
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    files(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(suffix))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// squawk on every migration file (not the verification plans): no violation.
+fn assert_squawk_clean(migration_files: &[PathBuf]) {
+    assert!(!migration_files.is_empty());
+    let squawk = tool("squawk", &[], "npm install -g squawk-cli");
+    let out = run(Command::new(squawk).args(migration_files));
+    assert!(
+        out.status.success(),
+        "squawk found violations in {migration_files:?}:\n{}",
+        text(&out)
+    );
+}
+
+fn psql_file(url: &str, path: &Path) -> Output {
+    run(Command::new(psql())
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+        .arg(path))
+}
+
+fn psql_command(url: &str, sql: &str) -> String {
+    let out = run(Command::new(psql())
+        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]));
+    assert!(out.status.success(), "psql -c {sql}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// (name, valid) of the indexes on `table` other than its primary key.
+fn indexes(url: &str, table: &str) -> Vec<(String, bool)> {
+    let listing = psql_command(
+        url,
+        &format!(
+            "SELECT c.relname || ':' || i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE i.indrelid = 'public.{table}'::regclass AND NOT i.indisprimary ORDER BY 1"
+        ),
+    );
+    listing
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_string(), v == "true"))
+        .collect()
+}
+
+/// The index name a migration file creates (`... IF NOT EXISTS <name> ON ...`).
+fn created_index(path: &Path) -> String {
+    let sql = std::fs::read_to_string(path).unwrap();
+    let after = sql
+        .split("CREATE INDEX CONCURRENTLY IF NOT EXISTS ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{} creates no index:\n{sql}", path.display()));
+    after.split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
+    let s1 = scenarios::s1_soft_deleted_feed().await;
+    let url = &s1.db.url;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations-out");
+    scan_out(&s1, &dir, "sql", &[]);
+
+    // One migration per expected index: up, down, and the verification plan.
+    let ups: Vec<PathBuf> = with_suffix(&dir, ".sql")
+        .into_iter()
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            !n.ends_with(".down.sql") && !n.ends_with(".verify.sql")
+        })
+        .collect();
+    let downs = with_suffix(&dir, ".down.sql");
+    assert_eq!(ups.len(), 3, "{:?}", files(&dir));
+    assert_eq!(downs.len(), 3);
+    assert_eq!(with_suffix(&dir, ".verify.json").len(), 3);
+    assert_eq!(with_suffix(&dir, ".verify.sql").len(), 3);
+    for up in &ups {
+        let sql = std::fs::read_to_string(up).unwrap();
+        let name = up.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.len() > 15 && name[..14].bytes().all(|b| b.is_ascii_digit()) && name[14..].starts_with("_add_"),
+            "{name}"
+        );
+        for needle in [
+            "-- pgadvise-migration: add_index public.",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ",
+            "WHERE deleted_at IS NULL",
+            "SET lock_timeout = '5s';",
+            "SET statement_timeout = 0;",
+            "calls",
+            "Estimated cost (generic plans, hypopg):",
+            "Estimated size:",
+            "Write cost:",
+            "AND NOT indisvalid",
+            "DROP INDEX CONCURRENTLY IF EXISTS public.",
+        ] {
+            assert!(sql.contains(needle), "{name} lacks {needle}:\n{sql}");
+        }
+        assert!(!sql.contains("BEGIN"), "{name} must not open a transaction");
+    }
+    let mut migration_files = ups.clone();
+    migration_files.extend(downs.iter().cloned());
+    assert_squawk_clean(&migration_files);
+
+    // Before deploying, verify fails: the indexes are missing.
+    let before = verify(&dir, url, &[]);
+    assert_eq!(before.status.code(), Some(7), "{}", text(&before));
+    assert!(String::from_utf8_lossy(&before.stdout).contains("MISSING"));
+
+    // Applied with psql, twice: the second run changes nothing.
+    for round in 0..2 {
+        for up in &ups {
+            let out = psql_file(url, up);
+            assert!(out.status.success(), "round {round}, {}: {}", up.display(), text(&out));
+        }
+    }
+    let messages = indexes(url, "messages");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages.iter().all(|(_, valid)| *valid), "{messages:?}");
+    assert_eq!(indexes(url, "content").len(), 1);
+
+    let green = verify(&dir, url, &[]);
+    let report = String::from_utf8_lossy(&green.stdout).into_owned();
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(report.matches("PASS").count(), 3, "{report}");
+    assert!(report.contains("3 passed, 0 failed"), "{report}");
+    assert!(report.contains("Index Scan"), "{report}");
+
+    // --analyze runs the SELECTs with values from pg_stats, read-only.
+    let analyzed = verify(&dir, url, &["--analyze"]);
+    let analyzed_report = String::from_utf8_lossy(&analyzed.stdout).into_owned();
+    assert_eq!(analyzed.status.code(), Some(0), "{}", text(&analyzed));
+    assert_eq!(
+        analyzed_report.matches("EXPLAIN ANALYZE: ").count(),
+        3,
+        "{analyzed_report}"
+    );
+    assert!(analyzed_report.contains("mean before (pg_stat_statements)"));
+    assert!(analyzed_report.contains("$2 = 100"), "{analyzed_report}");
+
+    // A second scan writes nothing new for indexes already in the folder.
+    // (The indexes now exist, so the advisor proposes nothing: load the
+    // plans' ids back through a fresh folder copy instead.)
+    let before_files = files(&dir);
+    let again = run(pgadvise()
+        .args(["scan", "--out"])
+        .arg(&dir)
+        .arg(url));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(files(&dir), before_files);
+
+    // A failed build: the index left INVALID, the migration then "succeeds"
+    // without building it (IF NOT EXISTS), verify fails with the fix, and the
+    // header's recovery (drop, run again) makes it green.
+    let target = ups[0].clone();
+    let name = created_index(&target);
+    psql_command(url, &format!("DROP INDEX CONCURRENTLY {name}"));
+    let failed = run(Command::new(psql()).args([
+        "-X",
+        "-q",
+        "-d",
+        url,
+        "-c",
+        &format!("CREATE UNIQUE INDEX CONCURRENTLY {name} ON messages ((deleted_at IS NULL))"),
+    ]));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("could not create unique index"),
+        "{}",
+        text(&failed)
+    );
+    let rerun = psql_file(url, &target);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    let red = verify(&dir, url, &[]);
+    let red_report = String::from_utf8_lossy(&red.stdout).into_owned();
+    assert_eq!(red.status.code(), Some(7), "{}", text(&red));
+    assert!(red_report.contains("INVALID"), "{red_report}");
+    let fix = format!("DROP INDEX CONCURRENTLY IF EXISTS public.{name};");
+    assert!(red_report.contains(&fix), "{red_report}");
+    let header = std::fs::read_to_string(&target).unwrap();
+    assert!(header.contains(&fix), "the header names the same fix:\n{header}");
+    psql_command(url, &fix);
+    let rebuilt = psql_file(url, &target);
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt));
+    let green_again = verify(&dir, url, &[]);
+    assert_eq!(green_again.status.code(), Some(0), "{}", text(&green_again));
+
+    // Down migrations drop what the ups built; running them twice is fine too.
+    for round in 0..2 {
+        for down in &downs {
+            let out = psql_file(url, down);
+            assert!(out.status.success(), "round {round}, {}: {}", down.display(), text(&out));
+        }
+    }
+    assert!(indexes(url, "messages").is_empty());
+    assert!(indexes(url, "content").is_empty());
+
+    // With the indexes gone the advisor proposes them again; the folder already
+    // holds them (whatever their timestamp), so nothing is duplicated, and
+    // --force replaces them in place of the old files.
+    let third = scan_out(&s1, &dir, "sql", &[]);
+    assert_eq!(files(&dir), before_files, "{}", text(&third));
+    assert!(String::from_utf8_lossy(&third.stderr).is_empty());
+    let kept = run(pgadvise()
+        .args(["scan", "--out"])
+        .arg(&dir)
+        .arg(url));
+    assert!(
+        String::from_utf8_lossy(&kept.stderr).contains("already in"),
+        "{}",
+        text(&kept)
+    );
+    let forced = run(pgadvise()
+        .args(["scan", "--force", "--out"])
+        .arg(&dir)
+        .arg(url));
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(with_suffix(&dir, ".verify.json").len(), 3, "{:?}", files(&dir));
+    assert_eq!(with_suffix(&dir, ".down.sql").len(), 3, "{:?}", files(&dir));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dbmate_applies_its_format_and_verify_passes() {
+    let dbmate = tool("dbmate", &[], "npm install -g dbmate");
+    let s2 = scenarios::s2_transactional_outbox().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db").join("migrations");
+    scan_out(&s2, &dir, "dbmate", &[]);
+    let migrations: Vec<PathBuf> = with_suffix(&dir, ".sql");
+    assert_eq!(migrations.len(), 2, "{:?}", files(&dir));
+    assert_eq!(with_suffix(&dir, ".verify.psql").len(), 2);
+    for m in &migrations {
+        let sql = std::fs::read_to_string(m).unwrap();
+        assert!(sql.contains("-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "), "{sql}");
+        assert!(sql.contains("-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS "), "{sql}");
+        // One message per section: no SET beside CONCURRENTLY; the header says where the timeout comes from.
+        assert!(!sql.contains("\nSET "), "{sql}");
+        assert!(sql.contains("options='-c lock_timeout=5s -c statement_timeout=0'"), "{sql}");
+    }
+    assert_squawk_clean(&migrations);
+
+    // The timeouts through the connection, as the header says.
+    let url = format!(
+        "{}?sslmode=disable&options=-c%20lock_timeout%3D5s%20-c%20statement_timeout%3D0",
+        s2.db.url
+    );
+    let dbmate_run = |args: &[&str]| {
+        run(Command::new(&dbmate)
+            .args(["--no-dump-schema", "--migrations-dir"])
+            .arg(&dir)
+            .args(["--url", &url])
+            .args(args))
+    };
+    let up = dbmate_run(&["up"]);
+    assert!(up.status.success(), "dbmate up: {}", text(&up));
+    let green = verify(&dir, &s2.db.url, &[]);
+    let report = String::from_utf8_lossy(&green.stdout).into_owned();
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert!(report.contains("0 failed"), "{report}");
+    assert!(indexes(&s2.db.url, "outbox_events").iter().all(|(_, v)| *v));
+    assert_eq!(indexes(&s2.db.url, "processed_messages").len(), 1);
+
+    // --analyze refuses the row-locking SELECT and says why.
+    let analyzed = verify(&dir, &s2.db.url, &["--analyze"]);
+    let analyzed_report = String::from_utf8_lossy(&analyzed.stdout).into_owned();
+    assert_eq!(analyzed.status.code(), Some(0), "{}", text(&analyzed));
+    assert!(analyzed_report.contains("row-locking"), "{analyzed_report}");
+
+    // Rolled back one by one with dbmate, then up again.
+    for _ in 0..2 {
+        let down = dbmate_run(&["rollback"]);
+        assert!(down.status.success(), "dbmate rollback: {}", text(&down));
+    }
+    assert!(indexes(&s2.db.url, "processed_messages").is_empty());
+    let up_again = dbmate_run(&["up"]);
+    assert!(up_again.status.success(), "{}", text(&up_again));
+    assert_eq!(verify(&dir, &s2.db.url, &[]).status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlx_applies_its_format_and_verify_passes() {
+    let sqlx = tool(
+        "sqlx",
+        &[],
+        "cargo install sqlx-cli --no-default-features --features rustls,postgres",
+    );
+    let s3 = scenarios::s3_archive_export().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    scan_out(&s3, &dir, "sqlx", &[]);
+    let ups = with_suffix(&dir, ".up.sql");
+    let downs = with_suffix(&dir, ".down.sql");
+    assert_eq!(ups.len(), 1, "{:?}", files(&dir));
+    assert_eq!(downs.len(), 1);
+    for f in ups.iter().chain(&downs) {
+        let sql = std::fs::read_to_string(f).unwrap();
+        assert!(sql.starts_with("-- no-transaction\n"), "{sql}");
+        assert!(!sql.contains("\nSET "), "{sql}");
+    }
+    let mut all = ups.clone();
+    all.extend(downs.iter().cloned());
+    assert_squawk_clean(&all);
+
+    let url = format!(
+        "{}?sslmode=disable&options=-c%20lock_timeout%3D5s%20-c%20statement_timeout%3D0",
+        s3.db.url
+    );
+    let sqlx_run = |args: &[&str]| {
+        run(Command::new(&sqlx)
+            .args(["migrate"])
+            .args(args)
+            .arg("--source")
+            .arg(&dir)
+            .args(["--database-url", &url]))
+    };
+    let up = sqlx_run(&["run"]);
+    assert!(up.status.success(), "sqlx migrate run: {}", text(&up));
+    let again = sqlx_run(&["run"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let green = verify(&dir, &s3.db.url, &[]);
+    let report = String::from_utf8_lossy(&green.stdout).into_owned();
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    // The index serves the page, the batch delete's subquery and the count.
+    assert!(report.contains("0 failed"), "{report}");
+    assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
+
+    let revert = sqlx_run(&["revert"]);
+    assert!(revert.status.success(), "sqlx migrate revert: {}", text(&revert));
+    assert!(indexes(&s3.db.url, "traffic_events").is_empty());
+    assert_eq!(verify(&dir, &s3.db.url, &[]).status.code(), Some(7));
+}
