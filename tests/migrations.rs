@@ -21,14 +21,11 @@ fn tool(name: &str, fallbacks: &[&str], install: &str) -> PathBuf {
             .find(|p| p.is_file())
     });
     on_path
-        .or_else(|| {
-            fallbacks
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-        })
+        .or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| p.is_file()))
         .unwrap_or_else(|| {
-            panic!("\n\n{name} is needed by this test and is not installed.\nInstall it: {install}\n")
+            panic!(
+                "\n\n{name} is needed by this test and is not installed.\nInstall it: {install}\n"
+            )
         })
 }
 
@@ -107,8 +104,17 @@ fn psql_file(url: &str, path: &Path) -> Output {
 }
 
 fn psql_command(url: &str, sql: &str) -> String {
-    let out = run(Command::new(psql())
-        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]));
+    let out = run(Command::new(psql()).args([
+        "-X",
+        "-q",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        url,
+        "-c",
+        sql,
+    ]));
     assert!(out.status.success(), "psql -c {sql}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -164,7 +170,9 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
         let sql = std::fs::read_to_string(up).unwrap();
         let name = up.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            name.len() > 15 && name[..14].bytes().all(|b| b.is_ascii_digit()) && name[14..].starts_with("_add_"),
+            name.len() > 15
+                && name[..14].bytes().all(|b| b.is_ascii_digit())
+                && name[14..].starts_with("_add_"),
             "{name}"
         );
         for needle in [
@@ -197,7 +205,12 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     for round in 0..2 {
         for up in &ups {
             let out = psql_file(url, up);
-            assert!(out.status.success(), "round {round}, {}: {}", up.display(), text(&out));
+            assert!(
+                out.status.success(),
+                "round {round}, {}: {}",
+                up.display(),
+                text(&out)
+            );
         }
     }
     let messages = indexes(url, "messages");
@@ -228,10 +241,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     // (The indexes now exist, so the advisor proposes nothing: load the
     // plans' ids back through a fresh folder copy instead.)
     let before_files = files(&dir);
-    let again = run(pgadvise()
-        .args(["scan", "--out"])
-        .arg(&dir)
-        .arg(url));
+    let again = run(pgadvise().args(["scan", "--out"]).arg(&dir).arg(url));
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert_eq!(files(&dir), before_files);
 
@@ -263,7 +273,10 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     let fix = format!("DROP INDEX CONCURRENTLY IF EXISTS public.{name};");
     assert!(red_report.contains(&fix), "{red_report}");
     let header = std::fs::read_to_string(&target).unwrap();
-    assert!(header.contains(&fix), "the header names the same fix:\n{header}");
+    assert!(
+        header.contains(&fix),
+        "the header names the same fix:\n{header}"
+    );
     psql_command(url, &fix);
     let rebuilt = psql_file(url, &target);
     assert!(rebuilt.status.success(), "{}", text(&rebuilt));
@@ -274,7 +287,12 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     for round in 0..2 {
         for down in &downs {
             let out = psql_file(url, down);
-            assert!(out.status.success(), "round {round}, {}: {}", down.display(), text(&out));
+            assert!(
+                out.status.success(),
+                "round {round}, {}: {}",
+                down.display(),
+                text(&out)
+            );
         }
     }
     assert!(indexes(url, "messages").is_empty());
@@ -286,10 +304,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     let third = scan_out(&s1, &dir, "sql", &[]);
     assert_eq!(files(&dir), before_files, "{}", text(&third));
     assert!(String::from_utf8_lossy(&third.stderr).is_empty());
-    let kept = run(pgadvise()
-        .args(["scan", "--out"])
-        .arg(&dir)
-        .arg(url));
+    let kept = run(pgadvise().args(["scan", "--out"]).arg(&dir).arg(url));
     assert!(
         String::from_utf8_lossy(&kept.stderr).contains("already in"),
         "{}",
@@ -300,7 +315,12 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
         .arg(&dir)
         .arg(url));
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
-    assert_eq!(with_suffix(&dir, ".verify.json").len(), 3, "{:?}", files(&dir));
+    assert_eq!(
+        with_suffix(&dir, ".verify.json").len(),
+        3,
+        "{:?}",
+        files(&dir)
+    );
     assert_eq!(with_suffix(&dir, ".down.sql").len(), 3, "{:?}", files(&dir));
 }
 
@@ -316,11 +336,22 @@ async fn dbmate_applies_its_format_and_verify_passes() {
     assert_eq!(with_suffix(&dir, ".verify.psql").len(), 2);
     for m in &migrations {
         let sql = std::fs::read_to_string(m).unwrap();
-        assert!(sql.contains("-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "), "{sql}");
-        assert!(sql.contains("-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS "), "{sql}");
+        assert!(
+            sql.contains(
+                "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS "),
+            "{sql}"
+        );
         // One message per section: no SET beside CONCURRENTLY; the header says where the timeout comes from.
         assert!(!sql.contains("\nSET "), "{sql}");
-        assert!(sql.contains("options='-c lock_timeout=5s -c statement_timeout=0'"), "{sql}");
+        assert!(
+            sql.contains("options='-c lock_timeout=5s -c statement_timeout=0'"),
+            "{sql}"
+        );
     }
     assert_squawk_clean(&migrations);
 
@@ -410,7 +441,11 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
 
     let revert = sqlx_run(&["revert"]);
-    assert!(revert.status.success(), "sqlx migrate revert: {}", text(&revert));
+    assert!(
+        revert.status.success(),
+        "sqlx migrate revert: {}",
+        text(&revert)
+    );
     assert!(indexes(&s3.db.url, "traffic_events").is_empty());
     assert_eq!(verify(&dir, &s3.db.url, &[]).status.code(), Some(7));
 }

@@ -82,7 +82,7 @@ pub(crate) fn parameter_uses(sql: &str) -> Vec<ParameterUse> {
         } else if i >= 2 && text(i - 1) == "," {
             // Later items of an IN list: the same column as the first.
             let mut j = i - 1;
-            while j > 0 && !(text(j) == "(") {
+            while j > 0 && text(j) != "(" {
                 j -= 1;
             }
             if j >= 2 && word(j - 1, "in") {

@@ -11,7 +11,8 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
     let revision = format!("{:012x}", super::fnv64(&migration.id) & 0xffff_ffff_ffff);
     let mut header = migration.header_with_settings_in_file();
     header.push(
-        "Alembic: set down_revision to the current head (`alembic heads`) before merging."
+        "Alembic: set down_revision to the current head (`alembic heads`) before merging; \
+         if_not_exists needs Alembic 1.12+ on SQLAlchemy 2.0+."
             .to_string(),
     );
     let mut out = format!(

@@ -14,7 +14,7 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
     );
     let mut out = super::hash_comments(&header);
     out.push_str(
-        "from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently\n\
+        "from django.contrib.postgres.operations import AddIndexConcurrently\n\
          from django.db import migrations, models\n\n\n\
          class Migration(migrations.Migration):\n    \
          # CREATE INDEX CONCURRENTLY cannot run inside a transaction block.\n    \

@@ -78,11 +78,15 @@ impl MigrationFormat {
     }
 
     /// The name a companion file (verification plan) gets in this format's
-    /// folder: sqlx and dbmate take every `*.sql` there for a migration, so a
-    /// psql script beside them is `.psql`.
+    /// folder: sqlx and dbmate take every `*.sql` there for a migration (and
+    /// Liquibase's `includeAll` every `.sql` for a changelog), so a psql
+    /// script beside them is `.psql`.
     pub fn companion_name(self, name: &str) -> String {
         match (self, name.strip_suffix(".sql")) {
-            (MigrationFormat::Sqlx | MigrationFormat::Dbmate, Some(stem)) => format!("{stem}.psql"),
+            (
+                MigrationFormat::Sqlx | MigrationFormat::Dbmate | MigrationFormat::Liquibase,
+                Some(stem),
+            ) => format!("{stem}.psql"),
             _ => name.to_string(),
         }
     }
@@ -265,7 +269,7 @@ impl Migration {
         lines.extend(self.header.iter().cloned());
         if !self.settings.is_empty() {
             lines.push(format!(
-                "Timeouts: set at the top of this file ({}); no statement_timeout, so a long build is not cut short.",
+                "Timeouts: set at the top of this file ({}); statement_timeout 0, so no timeout cuts a long build short.",
                 self.settings
                     .iter()
                     .map(SessionSetting::set_sql)
@@ -488,8 +492,7 @@ pub(crate) const SQUAWK_CONNECTION_TIMEOUT_RULES: &str =
 pub(crate) fn squawk_ignores(steps: &[Step], settings_in_file: bool) -> String {
     let mut rules = Vec::new();
     let mut reasons = Vec::new();
-    let ddl = steps.iter().any(|s| !matches!(s, Step::Sql(_)));
-    if !settings_in_file && ddl {
+    if !settings_in_file && !steps.is_empty() {
         rules.push(SQUAWK_CONNECTION_TIMEOUT_RULES);
         reasons.push("timeouts come from the connection (see Timeouts below)");
     }
@@ -598,15 +601,17 @@ fn existing_markers(dir: &Path) -> Result<Vec<(String, PathBuf)>, WriteError> {
 /// comment, `"pgadvise_migration": "<id>"` in a verification plan).
 fn markers_in(text: &str) -> Vec<String> {
     let mut ids = Vec::new();
+    // A verification plan: the JSON value, unescaped.
+    if let Ok(serde_json::Value::Object(plan)) = serde_json::from_str(text) {
+        if let Some(serde_json::Value::String(id)) = plan.get("pgadvise_migration") {
+            ids.push(id.clone());
+        }
+        return ids;
+    }
     for line in text.lines() {
         if let Some(at) = line.find("pgadvise-migration: ") {
             let id = line[at + "pgadvise-migration: ".len()..].trim();
             ids.push(id.trim_end_matches(['"', ',']).to_string());
-        } else if let Some(at) = line.find("\"pgadvise_migration\": \"") {
-            let rest = &line[at + "\"pgadvise_migration\": \"".len()..];
-            if let Some(end) = rest.find('"') {
-                ids.push(rest[..end].to_string());
-            }
         }
     }
     ids.sort();
