@@ -473,3 +473,78 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     assert!(indexes(&s3.db.url, "traffic_events").is_empty());
     assert_eq!(verify(&dir, &s3.db.url, &[]).status.code(), Some(7));
 }
+
+/// Offline (`--snapshot`): nothing is verified, so nothing is written unless
+/// `--no-verify`; bad output folders and plan folders are clear errors.
+#[tokio::test(flavor = "current_thread")]
+async fn offline_scan_and_bad_folders() {
+    let s3 = scenarios::s3_archive_export().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("s3.json");
+    let saved = run(pgadvise()
+        .args(["snapshot", "--quiet", "-o"])
+        .arg(&snapshot)
+        .arg(&s3.db.url));
+    assert!(saved.status.success(), "{}", text(&saved));
+
+    let dir = tmp.path().join("out");
+    let unverified = run(pgadvise()
+        .args(["scan", "--snapshot"])
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&dir));
+    assert_eq!(unverified.status.code(), Some(0), "{}", text(&unverified));
+    assert!(
+        String::from_utf8_lossy(&unverified.stderr)
+            .contains("unverified index proposal(s) get no migration"),
+        "{}",
+        text(&unverified)
+    );
+    assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+
+    let written = run(pgadvise()
+        .args([
+            "scan",
+            "--no-verify",
+            "--migration-format",
+            "golang-migrate",
+            "--snapshot",
+        ])
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&dir));
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written));
+    let ups = with_suffix(&dir, ".up.sql");
+    assert_eq!(ups.len(), 1, "{:?}", files(&dir));
+    let up = std::fs::read_to_string(&ups[0]).unwrap();
+    assert!(up.contains("Not verified with hypopg"), "{up}");
+    assert!(
+        up.contains("ON public.traffic_events USING btree (event_date"),
+        "{up}"
+    );
+
+    // --out naming a file: exit 6 (output), with the path.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let blocked = run(pgadvise()
+        .args(["scan", "--no-verify", "--snapshot"])
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&file));
+    assert_eq!(blocked.status.code(), Some(6), "{}", text(&blocked));
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("a-file"));
+
+    // verify on a folder without plans, or none at all: exit 2 and what to do.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for folder in [&empty, &tmp.path().join("missing")] {
+        let out = verify(folder, &s3.db.url, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pgadvise: error:"));
+    }
+    // A plan that is not JSON: exit 2 naming the file.
+    std::fs::write(empty.join("x.verify.json"), "not json").unwrap();
+    let bad = verify(&empty, &s3.db.url, &[]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("x.verify.json"));
+}
