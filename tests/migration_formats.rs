@@ -394,11 +394,11 @@ fn support_tool(name: &str, install: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("\n\n{name} is needed by this test.\nInstall it: {install}\n"))
 }
 
-/// The partitioned table's migration, applied with psql on a real partitioned
+/// The partitioned table's migration, applied with psql (and dbmate) on a real partitioned
 /// table: parent index ON ONLY, each partition's built concurrently and
 /// attached, the parent valid at the end; again is a no-op; down drops all.
 #[tokio::test(flavor = "current_thread")]
-async fn partitioned_migration_applies_with_psql() {
+async fn partitioned_migration_applies_with_psql_and_dbmate() {
     let db = support::TestDb::create("partitioned").await;
     let client = db.client().await;
     client
@@ -480,6 +480,55 @@ async fn partitioned_migration_applies_with_psql() {
     );
     apply(&down);
     apply(&down);
+    assert!(state().await.is_empty());
+
+    // dbmate sends each file as one message: the partitioned migration is five
+    // files of one statement each; up builds and attaches, rollbacks undo it.
+    let dbmate = support_tool("dbmate", "npm install -g dbmate");
+    let dbmate_dir = write(MigrationFormat::Dbmate);
+    for f in std::fs::read_dir(dbmate_dir.path()).unwrap() {
+        let path = f.unwrap().path();
+        if !path.to_string_lossy().contains("_add_events_") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let parts = std::fs::read_dir(dbmate_dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count();
+    assert_eq!(parts, 5);
+    let url = format!(
+        "{}?sslmode=disable&options=-c%20lock_timeout%3D5s%20-c%20statement_timeout%3D0",
+        db.url
+    );
+    let dbmate_run = |args: &[&str]| {
+        let out = Command::new(&dbmate)
+            .args(["--no-dump-schema", "--migrations-dir"])
+            .arg(dbmate_dir.path())
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "dbmate {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    dbmate_run(&["up"]);
+    let built = state().await;
+    assert_eq!(built.len(), 3, "{built:?}");
+    assert!(built.iter().all(|(_, valid, _)| *valid), "{built:?}");
+    for _ in 0..parts {
+        dbmate_run(&["rollback"]);
+    }
     assert!(state().await.is_empty());
 }
 
