@@ -548,3 +548,79 @@ async fn offline_scan_and_bad_folders() {
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("x.verify.json"));
 }
+
+/// Alembic (PyPI `alembic`, `psycopg2-binary`): the generated revisions,
+/// chained as their header asks (down_revision), upgraded and downgraded for
+/// real; verify passes in between.
+#[tokio::test(flavor = "current_thread")]
+async fn alembic_applies_its_format_and_verify_passes() {
+    let python = tool("python3", &[], "apt-get install python3");
+    let probe = run(Command::new(&python).args(["-c", "import alembic, psycopg2"]));
+    assert!(
+        probe.status.success(),
+        "\n\nalembic is needed by this test.\nInstall it: python3 -m pip install alembic psycopg2-binary\n{}",
+        text(&probe)
+    );
+    let s1 = scenarios::s1_soft_deleted_feed().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    scan_out(&s1, &out, "alembic", &[]);
+    let revisions = with_suffix(&out, ".py");
+    assert_eq!(revisions.len(), 3, "{:?}", files(&out));
+
+    // A minimal Alembic project around them.
+    let project = tmp.path().join("project");
+    let versions = project.join("alembic").join("versions");
+    std::fs::create_dir_all(&versions).unwrap();
+    let url = s1
+        .db
+        .url
+        .replacen("postgresql://", "postgresql+psycopg2://", 1);
+    std::fs::write(
+        project.join("alembic.ini"),
+        format!("[alembic]\nscript_location = alembic\nsqlalchemy.url = {url}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("alembic").join("env.py"),
+        "from alembic import context\n\
+         from sqlalchemy import engine_from_config, pool\n\
+         config = context.config\n\
+         engine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\n\
+         with engine.connect() as connection:\n\
+         \x20   context.configure(connection=connection, target_metadata=None)\n\
+         \x20   with context.begin_transaction():\n\
+         \x20       context.run_migrations()\n",
+    )
+    .unwrap();
+    // Chain them, as the header says to: each revises the one before.
+    let mut previous: Option<String> = None;
+    for path in &revisions {
+        let mut source = std::fs::read_to_string(path).unwrap();
+        let revision = source
+            .lines()
+            .find_map(|l| l.strip_prefix("revision = "))
+            .unwrap()
+            .to_string();
+        if let Some(prev) = &previous {
+            source = source.replace("down_revision = None", &format!("down_revision = {prev}"));
+        }
+        previous = Some(revision);
+        std::fs::write(versions.join(path.file_name().unwrap()), source).unwrap();
+    }
+    let alembic = |args: &[&str]| {
+        let out = run(Command::new(&python)
+            .args(["-m", "alembic"])
+            .args(args)
+            .current_dir(&project));
+        assert!(out.status.success(), "alembic {args:?}: {}", text(&out));
+    };
+    alembic(&["upgrade", "head"]);
+    let green = verify(&out, &s1.db.url, &[]);
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(indexes(&s1.db.url, "messages").len(), 2);
+    assert!(indexes(&s1.db.url, "messages").iter().all(|(_, v)| *v));
+    alembic(&["downgrade", "base"]);
+    assert!(indexes(&s1.db.url, "messages").is_empty());
+    assert!(indexes(&s1.db.url, "content").is_empty());
+}
