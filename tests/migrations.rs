@@ -624,3 +624,89 @@ async fn alembic_applies_its_format_and_verify_passes() {
     assert!(indexes(&s1.db.url, "messages").is_empty());
     assert!(indexes(&s1.db.url, "content").is_empty());
 }
+
+/// Django (PyPI `django`): an app whose models map S1's tables, its
+/// initial migration faked (the tables exist), then the generated
+/// migrations, given their dependencies as the header asks, migrated
+/// forwards and backwards for real.
+#[tokio::test(flavor = "current_thread")]
+async fn django_applies_its_format_and_verify_passes() {
+    let python = tool("python3", &[], "apt-get install python3");
+    let probe = run(Command::new(&python).args(["-c", "import django, psycopg2"]));
+    assert!(
+        probe.status.success(),
+        "\n\nDjango is needed by this test.\nInstall it: python3 -m pip install django psycopg2-binary\n{}",
+        text(&probe)
+    );
+    let s1 = scenarios::s1_soft_deleted_feed().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    scan_out(&s1, &out, "django", &[]);
+    let generated = with_suffix(&out, ".py");
+    assert_eq!(generated.len(), 3, "{:?}", files(&out));
+
+    // postgresql://user@host:port/db
+    let rest = s1.db.url.trim_start_matches("postgresql://");
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (hostport, name) = rest.split_once('/').unwrap();
+    let (host, port) = hostport.rsplit_once(':').unwrap();
+    let project = tmp.path().join("project");
+    let app = project.join("feed");
+    std::fs::create_dir_all(app.join("migrations")).unwrap();
+    std::fs::write(
+        project.join("settings.py"),
+        format!(
+            "SECRET_KEY = 'test'\nUSE_TZ = True\nDEFAULT_AUTO_FIELD = 'django.db.models.BigAutoField'\n\
+             INSTALLED_APPS = ['django.contrib.postgres', 'feed']\n\
+             DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{name}', \
+             'USER': '{user}', 'HOST': '{host}', 'PORT': '{port}'}}}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(app.join("__init__.py"), "").unwrap();
+    std::fs::write(app.join("migrations").join("__init__.py"), "").unwrap();
+    let fields = "    user_id = models.IntegerField()\n    body = models.TextField()\n    \
+                  created_at = models.DateTimeField()\n    deleted_at = models.DateTimeField(null=True)\n";
+    std::fs::write(
+        app.join("models.py"),
+        format!(
+            "from django.db import models\n\n\nclass Messages(models.Model):\n    \
+             id = models.BigIntegerField(primary_key=True)\n    conversation_id = models.IntegerField()\n{fields}\n    \
+             class Meta:\n        db_table = 'messages'\n\n\nclass Content(models.Model):\n    \
+             id = models.BigIntegerField(primary_key=True)\n{fields}\n    \
+             class Meta:\n        db_table = 'content'\n"
+        ),
+    )
+    .unwrap();
+    let django = |args: &[&str]| {
+        let out = run(Command::new(&python)
+            .args(["-m", "django"])
+            .args(args)
+            .env("DJANGO_SETTINGS_MODULE", "settings")
+            .env("PYTHONPATH", &project)
+            .current_dir(&project));
+        assert!(out.status.success(), "django {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    django(&["makemigrations", "feed", "--name", "initial"]);
+    django(&["migrate", "feed", "0001", "--fake"]);
+    // Each generated migration depends on the one before, as the header says to.
+    let mut previous = "0001_initial".to_string();
+    for path in &generated {
+        let source = std::fs::read_to_string(path).unwrap().replace(
+            "dependencies = []",
+            &format!("dependencies = [('feed', '{previous}')]"),
+        );
+        let file = path.file_name().unwrap();
+        std::fs::write(app.join("migrations").join(file), source).unwrap();
+        previous = path.file_stem().unwrap().to_string_lossy().into_owned();
+    }
+    django(&["migrate", "feed"]);
+    let green = verify(&out, &s1.db.url, &[]);
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(indexes(&s1.db.url, "messages").len(), 2);
+    assert_eq!(indexes(&s1.db.url, "content").len(), 1);
+    django(&["migrate", "feed", "0001"]);
+    assert!(indexes(&s1.db.url, "messages").is_empty());
+    assert!(indexes(&s1.db.url, "content").is_empty());
+}
