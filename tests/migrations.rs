@@ -710,3 +710,54 @@ async fn django_applies_its_format_and_verify_passes() {
     assert!(indexes(&s1.db.url, "messages").is_empty());
     assert!(indexes(&s1.db.url, "content").is_empty());
 }
+
+/// Rails (Debian's ruby-activerecord, ruby-pg): the generated migrations run
+/// by ActiveRecord's migrator up and down for real.
+#[tokio::test(flavor = "current_thread")]
+async fn rails_applies_its_format_and_verify_passes() {
+    let ruby = tool("ruby", &[], "apt-get install ruby-activerecord ruby-pg");
+    let probe = run(Command::new(&ruby).args(["-e", "require 'active_record'; require 'pg'"]));
+    assert!(
+        probe.status.success(),
+        "\n\nActiveRecord is needed by this test.\nInstall it: apt-get install ruby-activerecord ruby-pg\n{}",
+        text(&probe)
+    );
+    let s2 = scenarios::s2_transactional_outbox().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    scan_out(&s2, &out, "rails", &[]);
+    let generated = with_suffix(&out, ".rb");
+    assert_eq!(generated.len(), 2, "{:?}", files(&out));
+    let migrate_dir = tmp.path().join("db_migrate");
+    std::fs::create_dir(&migrate_dir).unwrap();
+    for path in &generated {
+        std::fs::copy(path, migrate_dir.join(path.file_name().unwrap())).unwrap();
+    }
+    // ActiveRecord 6.1's MigrationContext takes the schema_migrations model; 7+ defaults it.
+    let script = "require 'active_record'\n\
+        ActiveRecord::Base.establish_connection(ARGV[0])\n\
+        ActiveRecord::Migration.verbose = false\n\
+        args = [ARGV[1]]\n\
+        args << ActiveRecord::SchemaMigration if ActiveRecord::VERSION::MAJOR < 7\n\
+        context = ActiveRecord::MigrationContext.new(*args)\n\
+        ARGV[2] == 'up' ? context.migrate : context.migrate(0)\n";
+    let migrate = |direction: &str| {
+        let out = run(Command::new(&ruby)
+            .args(["-e", script, &s2.db.url])
+            .arg(&migrate_dir)
+            .arg(direction));
+        assert!(
+            out.status.success(),
+            "rails migrate {direction}: {}",
+            text(&out)
+        );
+    };
+    migrate("up");
+    let green = verify(&out, &s2.db.url, &[]);
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(indexes(&s2.db.url, "processed_messages").len(), 1);
+    assert!(indexes(&s2.db.url, "outbox_events").iter().all(|(_, v)| *v));
+    migrate("down");
+    assert!(indexes(&s2.db.url, "processed_messages").is_empty());
+    assert!(indexes(&s2.db.url, "outbox_events").is_empty());
+}

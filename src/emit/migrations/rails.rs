@@ -8,7 +8,7 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
     let version = at.version();
     let mut out = super::hash_comments(&migration.header_with_settings_in_file());
     out.push_str(&format!(
-        "class {} < ActiveRecord::Migration[7.0]\n  # CREATE INDEX CONCURRENTLY cannot run inside a transaction block.\n  disable_ddl_transaction!\n\n",
+        "class {} < ActiveRecord::Migration[6.1]\n  # CREATE INDEX CONCURRENTLY cannot run inside a transaction block.\n  disable_ddl_transaction!\n\n",
         class_name(&migration.name)
     ));
     for (method, steps) in [("up", &migration.up), ("down", &migration.down)] {
