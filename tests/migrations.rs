@@ -761,3 +761,59 @@ async fn rails_applies_its_format_and_verify_passes() {
     assert!(indexes(&s2.db.url, "processed_messages").is_empty());
     assert!(indexes(&s2.db.url, "outbox_events").is_empty());
 }
+
+/// Liquibase (npm `liquibase`, which ships Liquibase 4.28 and its PostgreSQL
+/// driver; Java from Debian): each formatted-SQL changelog updated and rolled
+/// back for real.
+#[tokio::test(flavor = "current_thread")]
+async fn liquibase_applies_its_format_and_verify_passes() {
+    let npm = tool("npm", &[], "apt-get install npm");
+    let root = run(Command::new(&npm).args(["root", "-g"]));
+    let liquibase = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim())
+        .join("liquibase/dist/liquibase/liquibase");
+    assert!(
+        liquibase.is_file(),
+        "\n\nLiquibase is needed by this test.\nInstall it: npm install -g liquibase@4.28.1 (and a Java runtime: apt-get install default-jre-headless)\n"
+    );
+    tool("java", &[], "apt-get install default-jre-headless");
+    let s3 = scenarios::s3_archive_export().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("changelogs");
+    scan_out(&s3, &out, "liquibase", &[]);
+    let changelogs = with_suffix(&out, ".sql");
+    assert_eq!(changelogs.len(), 1, "{:?}", files(&out));
+    assert_eq!(with_suffix(&out, ".verify.psql").len(), 1);
+    assert_squawk_clean(&changelogs);
+
+    // postgresql://user@host:port/db as JDBC.
+    let rest = s3.db.url.trim_start_matches("postgresql://");
+    let (user, hostdb) = rest.split_once('@').unwrap();
+    let jdbc = format!("jdbc:postgresql://{hostdb}");
+    let changelog = changelogs[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let liquibase_run = |command: &[&str]| {
+        let out = run(Command::new(&liquibase)
+            .arg(format!("--changelog-file={changelog}"))
+            .arg(format!("--search-path={}", out.display()))
+            .arg(format!("--url={jdbc}"))
+            .arg(format!("--username={user}"))
+            .args(["--log-level=WARNING", "--show-banner=false"])
+            .args(command)
+            .current_dir(tmp.path()));
+        assert!(
+            out.status.success(),
+            "liquibase {command:?}: {}",
+            text(&out)
+        );
+    };
+    liquibase_run(&["update"]);
+    liquibase_run(&["update"]);
+    let green = verify(&out, &s3.db.url, &[]);
+    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
+    liquibase_run(&["rollback-count", "--count=1"]);
+    assert!(indexes(&s3.db.url, "traffic_events").is_empty());
+}
