@@ -408,7 +408,8 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
              CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
              CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
              INSERT INTO events SELECT g, g % 5000, timestamptz '2025-06-01' + g * interval '5 minutes'
-               FROM generate_series(1, 100000) g;",
+               FROM generate_series(1, 100000) g;
+             ANALYZE events;",
         )
         .await
         .unwrap();
@@ -526,10 +527,67 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
     let built = state().await;
     assert_eq!(built.len(), 3, "{built:?}");
     assert!(built.iter().all(|(_, valid, _)| *valid), "{built:?}");
+    // verify: parent and partition indexes valid, the statement reads the partitions' indexes.
+    let verified = Command::new(env!("CARGO_BIN_EXE_pgadvise"))
+        .arg("verify")
+        .arg(dbmate_dir.path())
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(
+        report.contains("using events_2025_account_id_created_at_idx")
+            || report.contains("using events_2026_account_id_created_at_idx"),
+        "{report}"
+    );
+
     for _ in 0..parts {
         dbmate_run(&["rollback"]);
     }
     assert!(state().await.is_empty());
+
+    // A migration stopped half-way: the parent's index exists but a partition's
+    // is not attached, so the parent stays INVALID and verify fails with the fix.
+    client
+        .batch_execute(
+            "CREATE INDEX events_account_id_created_at_idx ON ONLY events (account_id, created_at DESC);
+             CREATE INDEX events_2025_account_id_created_at_idx ON events_2025 (account_id, created_at DESC);",
+        )
+        .await
+        .unwrap();
+    let half = Command::new(env!("CARGO_BIN_EXE_pgadvise"))
+        .arg("verify")
+        .arg(dbmate_dir.path())
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    let half_report = String::from_utf8_lossy(&half.stdout).into_owned();
+    assert_eq!(half.status.code(), Some(7), "{half_report}");
+    assert!(half_report.contains("index INVALID"), "{half_report}");
+    assert!(
+        half_report.contains("events_2026_account_id_created_at_idx (Missing)"),
+        "{half_report}"
+    );
+    // Running the migration again completes it.
+    dbmate_run(&["up"]);
+    let completed = Command::new(env!("CARGO_BIN_EXE_pgadvise"))
+        .arg("verify")
+        .arg(dbmate_dir.path())
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        completed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&completed.stdout)
+    );
 }
 
 /// The Django and Alembic files are valid Python (byte-compiled by python3).
