@@ -571,7 +571,7 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
     assert_eq!(half.status.code(), Some(7), "{half_report}");
     assert!(half_report.contains("index INVALID"), "{half_report}");
     assert!(
-        half_report.contains("events_2026_account_id_created_at_idx (Missing)"),
+        half_report.contains("events_2026_account_id_created_at_idx (missing)"),
         "{half_report}"
     );
     // Running the migration again completes it.

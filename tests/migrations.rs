@@ -463,6 +463,20 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     // The index serves the page, the batch delete's subquery and the count.
     assert!(report.contains("0 failed"), "{report}");
     assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
+    // The same as JSON, for CI.
+    let json = verify(&dir, &s3.db.url, &["--format", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("verify JSON");
+    assert_eq!(doc["passed"], true, "{doc}");
+    assert_eq!(doc["indexes"][0]["state"], "ready", "{doc}");
+    let outcomes: Vec<&str> = doc["indexes"][0]["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q["outcome"].as_str())
+        .collect();
+    assert!(outcomes.contains(&"pass"), "{doc}");
+    assert!(!outcomes.contains(&"fail"), "{doc}");
 
     let revert = sqlx_run(&["revert"]);
     assert!(

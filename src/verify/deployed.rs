@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// An index's catalog state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IndexState {
     Missing,
     /// `indisvalid` false: a failed or unfinished concurrent build, or a
@@ -60,6 +61,17 @@ pub enum QueryOutcome {
     Fail,
     /// Not checked: verification found the planner does not use the index for it.
     Skip,
+}
+
+impl IndexState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexState::Missing => "missing",
+            IndexState::Invalid => "INVALID",
+            IndexState::NotReady => "not ready",
+            IndexState::Ready => "ready",
+        }
+    }
 }
 
 impl IndexCheck {
@@ -280,7 +292,7 @@ fn fix_for(
              and run migration {migration} again (it builds and attaches what is missing).",
             bad_partitions
                 .iter()
-                .map(|(i, s)| format!("{i} ({s:?})"))
+                .map(|(i, s)| format!("{i} ({})", s.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
