@@ -236,6 +236,33 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     assert_eq!(report.matches("PASS").count(), 3, "{report}");
     assert!(report.contains("3 passed, 0 failed"), "{report}");
     assert!(report.contains("Index Scan"), "{report}");
+    // The psql form of the plan runs too, and shows the same scans.
+    for plan in with_suffix(&dir, ".verify.sql") {
+        let out = run(Command::new(psql())
+            .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+            .arg(&plan));
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{}: {}", plan.display(), text(&out));
+        let index = plan
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .split("_add_")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(".verify.sql")
+            .to_string();
+        assert!(
+            shown.contains(&format!("Index Scan using {index}")),
+            "{shown}"
+        );
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.contains(&index) && l.ends_with("| t     | t")),
+            "valid and ready: {shown}"
+        );
+    }
 
     // --analyze runs the SELECTs with values from pg_stats, read-only.
     let analyzed = verify(&dir, url, &["--analyze"]);
@@ -522,6 +549,8 @@ async fn offline_scan_and_bad_folders() {
             "--no-verify",
             "--migration-format",
             "golang-migrate",
+            "--migration-lock-timeout",
+            "1500ms",
             "--snapshot",
         ])
         .arg(&snapshot)
@@ -532,6 +561,10 @@ async fn offline_scan_and_bad_folders() {
     assert_eq!(ups.len(), 1, "{:?}", files(&dir));
     let up = std::fs::read_to_string(&ups[0]).unwrap();
     assert!(up.contains("Not verified with hypopg"), "{up}");
+    assert!(
+        up.contains("options='-c lock_timeout=1500ms -c statement_timeout=0'"),
+        "{up}"
+    );
     assert!(
         up.contains("ON public.traffic_events USING btree (event_date"),
         "{up}"

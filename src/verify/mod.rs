@@ -12,6 +12,11 @@
 //! EXPLAIN (without ANALYZE) execute nothing, and the session is read-only.
 //! The extension is never created: when it is missing, [`WhatIf::open`] says so
 //! and the caller reports its proposals as unverified.
+//!
+//! [`deployed`] checks migrations after they ran (`pgadvise verify`) with the
+//! same generic plans, without hypopg. The one exception to "executes
+//! nothing" is [`measure`] (`verify --analyze`): plain SELECTs only, in a
+//! READ ONLY transaction that is rolled back.
 
 pub mod deployed;
 pub mod measure;
