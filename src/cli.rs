@@ -1,5 +1,6 @@
 //! Command-line interface (clap derive). Parsing only: `run` does the work.
 
+pub use crate::emit::migrations::MigrationFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +19,8 @@ Exit codes: 0 success; 1 audit found something at or above --fail-on; \
 2 bad arguments or input; 3 cannot connect or authenticate; 4 a prerequisite \
 is missing (extension, privilege, server version); 5 the server failed during the \
 run (connection lost, server error); 6 an output file could not be written; \
-7 a timeout pgadvise set fired (--statement-timeout, --lock-timeout).")]
+7 a timeout pgadvise set fired (--statement-timeout, --lock-timeout). `verify` exits 1 when \
+an index is missing, invalid or unused by its statements.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -45,7 +47,8 @@ pub enum Command {
 Exit codes: 0 no finding at or above --fail-on (or all accepted by --baseline); \
 1 a new finding at or above --fail-on; 2 bad arguments or input (including the \
 baseline and pgadvise.toml); 3 cannot connect or authenticate; 4 a prerequisite is \
-missing; 5 the server failed during the run; 6 an output file could not be written.")]
+missing; 5 the server failed during the run; 6 an output file could not be written; \
+7 a timeout pgadvise set fired.")]
     Audit(AuditArgs),
     /// Watch connections for --sample-window and print only the connection-pool verdict.
     Pool(ScanArgs),
@@ -54,6 +57,9 @@ missing; 5 the server failed during the run; 6 an output file could not be writt
     /// Start a throwaway PostgreSQL, load a demo workload with typical problems, and
     /// write the report of a full scan of it.
     Demo(DemoArgs),
+    /// After deploying the migrations `scan --out` wrote: check each index is valid
+    /// and ready and each statement's plan uses it (exit 1 on a failure).
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +91,32 @@ pub struct DemoArgs {
     /// It creates a database of its own there and drops it at the end.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The folder `scan --out` wrote (its *.verify.json plans).
+    #[arg(value_name = "DIR", default_value = "migrations-out")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Also run EXPLAIN (ANALYZE, BUFFERS) of each SELECT with representative values from
+    /// pg_stats, in a read-only transaction, and compare with pg_stat_statements' mean before.
+    #[arg(long)]
+    pub analyze: bool,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+}
+
+/// What `verify` prints: per-query PASS/FAIL lines, or the checks as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +180,30 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub pool: PoolArgs,
+
+    #[command(flatten)]
+    pub migrations: MigrationArgs,
+}
+
+/// Where and how `scan` writes migration files.
+#[derive(Debug, Args)]
+pub struct MigrationArgs {
+    /// Write one migration per proposed index (verified ones, unless --no-verify) and its
+    /// verification plan into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The migration tool the files are for.
+    #[arg(long, value_enum, default_value_t = MigrationFormat::Sql, requires = "out")]
+    pub migration_format: MigrationFormat,
+
+    /// lock_timeout of the migrations' sessions: how long a build may queue for its lock.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "out")]
+    pub migration_lock_timeout: Duration,
+
+    /// Replace migrations already in the folder (and files in the way) instead of keeping them.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 /// Which statements and tables the index advisor looks at.

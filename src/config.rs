@@ -8,12 +8,12 @@
 //! quiet = false
 //! [connection]   connect_timeout, statement_timeout, lock_timeout
 //! [advisor]      top, min_calls, min_total_time, min_mean_time, min_cost_savings,
-//!                verify, queries, queries_file, include_tables, exclude_tables
+//!                verify, queries, queries_file, include_tables, exclude_tables, drop_unused
 //! [output]       format, report, pr_body, save_snapshot
 //! [audit]        fail_on, baseline, write_baseline
 //! [thresholds]   missing_index_high_share, missing_index_medium_share, missing_index_critical_time
 //! [ignore]       tables, rules
-//! [migrations]   format, dir
+//! [migrations]   format, dir (= scan --out), lock_timeout
 //! [demo]         out_dir
 //! [pools.api]    instances = 4, size = 20     (matched to application_name)
 //! [pool]         sample_window = "30s", db_cores = 8
@@ -88,6 +88,8 @@ pub struct AdvisorSettings {
     pub include_tables: Vec<String>,
     #[serde(default)]
     pub exclude_tables: Vec<String>,
+    /// `--drop-unused`: also write drops for unused indexes.
+    pub drop_unused: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -135,7 +137,10 @@ pub struct IgnoreSettings {
 #[serde(deny_unknown_fields)]
 pub struct MigrationSettings {
     pub format: Option<String>,
+    /// `scan --out`: with it set, every `scan` writes its migrations here.
     pub dir: Option<PathBuf>,
+    /// `--migration-lock-timeout`.
+    pub lock_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -253,6 +258,13 @@ impl Config {
             crate::cli::OutputFormat::from_str(f, true)
                 .map_err(|_| format!("[output] format: '{f}' (text, json, sarif or github)"))?;
         }
+        if let Some(f) = &config.migrations.format {
+            crate::cli::MigrationFormat::from_str(f, true)
+                .map_err(|_| format!("[migrations] format: '{f}' is not a migration format"))?;
+        }
+        if let Some(d) = &config.migrations.lock_timeout {
+            crate::cli::parse_duration(d).map_err(|e| format!("[migrations] lock_timeout: {e}"))?;
+        }
         if let Some(f) = &config.audit.fail_on {
             crate::emit::audit::parse_severity(f).map_err(|e| format!("[audit] fail_on: {e}"))?;
         }
@@ -340,6 +352,34 @@ impl Explicit {
 }
 
 impl Config {
+    /// `scan` only: where and how migrations are written. (`audit` writes no
+    /// files unless its own flags ask.)
+    pub fn apply_migrations(&self, args: &mut crate::cli::ScanArgs, explicit: &Explicit) {
+        let m = &self.migrations;
+        let out = &mut args.migrations;
+        if !explicit.given("out") && out.out.is_none() {
+            out.out = m.dir.clone();
+        }
+        if !explicit.given("migration_format") {
+            if let Some(f) = m
+                .format
+                .as_deref()
+                .and_then(|f| crate::cli::MigrationFormat::from_str(f, true).ok())
+            {
+                out.migration_format = f;
+            }
+        }
+        if !explicit.given("migration_lock_timeout") {
+            if let Some(d) = m
+                .lock_timeout
+                .as_deref()
+                .and_then(|d| crate::cli::parse_duration(d).ok())
+            {
+                out.migration_lock_timeout = d;
+            }
+        }
+    }
+
     /// Fills each scan flag the command line did not give from the file.
     pub fn apply_to_scan(&self, args: &mut crate::cli::ScanArgs, explicit: &Explicit) {
         let duration = |v: &Option<String>| {
@@ -400,6 +440,9 @@ impl Config {
         }
         if !explicit.given("exclude_tables") {
             adv.exclude_tables.extend(a.exclude_tables.iter().cloned());
+        }
+        if let (false, Some(v)) = (explicit.given("drop_unused"), a.drop_unused) {
+            adv.drop_unused = v;
         }
         // Ignored tables get no proposals, whatever the command line says.
         adv.exclude_tables

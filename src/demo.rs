@@ -245,6 +245,10 @@ async fn demo_in(
     ]);
     argv.extend(["--report".into(), report_path.display().to_string()]);
     argv.extend(["--pr-body".into(), pr_path.display().to_string()]);
+    argv.extend([
+        "--out".into(),
+        out_dir.join("migrations").display().to_string(),
+    ]);
     let cli = Cli::try_parse_from(&argv)
         .map_err(|e| RunError::Render(format!("the demo's own scan arguments: {e}")))?;
     let Command::Scan(args) = cli.command else {
@@ -254,7 +258,7 @@ async fn demo_in(
     let outcome = analyze_scan(&args, &config, &Diagnostics::new(progress.quiet), false).await;
     pools.stop().await;
     let outcome = outcome?;
-    crate::run::write_outputs(&args, &config, &outcome)?;
+    crate::run::write_outputs(&args, &config, &outcome, &Diagnostics::new(progress.quiet))?;
     let write = |name: &str, text: String| {
         let path = out_dir.join(name);
         crate::emit::write_atomically(&path, text.as_bytes())

@@ -9,18 +9,22 @@ use crate::analyze::queries::split_statements;
 use crate::analyze::workload::Workload;
 use crate::cli::{
     AdvisorArgs, AuditArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs,
-    DEFAULT_SAMPLE_WINDOW,
+    VerifyArgs, VerifyFormat, DEFAULT_SAMPLE_WINDOW,
 };
 use crate::collect::connect::{connect, ConnectError, ConnectErrorKind};
 use crate::collect::conninfo::{ConnInfoError, ConnectionSpec};
-use crate::collect::{collect, CollectError, CollectOptions, QueryFailure};
+use crate::collect::{collect, CollectError, CollectOptions, QueryFailure, SQL_TAG};
 use crate::config::{Config, ConfigError};
 use crate::emit::audit::{self, Baseline};
+use crate::emit::migrations::index::{index_migration, MigrationOptions};
+use crate::emit::migrations::plan::VerificationPlan;
+use crate::emit::migrations::{write_migrations, Timestamp, WriteError};
 use crate::emit::report::ScanReport;
 use crate::emit::{github, html, pr_body, sarif, text, write_atomically};
 use crate::snapshot::{Snapshot, SnapshotError, Statement};
+use crate::verify::deployed::{self, PlanFileError};
 use crate::verify::proposals::{verify_proposals, VerifyReport};
-use crate::verify::{VerifyOptions, WhatIf};
+use crate::verify::{VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,6 +81,12 @@ pub enum RunError {
     Render(String),
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
+    #[error("writing migrations: {0}")]
+    Migrations(#[from] WriteError),
+    #[error(transparent)]
+    PlanFiles(#[from] PlanFileError),
+    #[error("verify: {0}")]
+    Verify(#[from] VerifyError),
 }
 
 impl RunError {
@@ -101,8 +111,17 @@ impl RunError {
                     QueryFailure::ConnectionLost | QueryFailure::Other => exit::SERVER,
                 },
             },
-            RunError::Write { .. } | RunError::Render(_) => exit::OUTPUT,
+            RunError::Write { .. } | RunError::Render(_) | RunError::Migrations(_) => exit::OUTPUT,
             RunError::Demo(e) => e.exit_code(),
+            RunError::PlanFiles(_) => exit::USAGE,
+            RunError::Verify(e) => match e {
+                VerifyError::ServerTooOld { .. } => exit::PREREQUISITE,
+                VerifyError::Query {
+                    kind: QueryFailure::Privilege,
+                    ..
+                } => exit::PREREQUISITE,
+                _ => exit::SERVER,
+            },
         }
     }
 }
@@ -145,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<u8, RunError> {
     match cli.command {
         Command::Scan(mut args) => {
             config.apply_to_scan(&mut args, &cli.explicit);
+            config.apply_migrations(&mut args, &cli.explicit);
             scan(&args, &config, &diagnostics, false).await
         }
         Command::Audit(mut args) => {
@@ -163,6 +183,12 @@ pub async fn run(cli: Cli) -> Result<u8, RunError> {
                 config.demo.out_dir.clone().unwrap_or(args.out_dir.clone())
             };
             crate::demo::run(&out_dir, args.database_url.as_deref(), diagnostics.quiet).await
+        }
+        Command::Verify(mut args) => {
+            if let (false, Some(dir)) = (cli.explicit.given("dir"), &config.migrations.dir) {
+                args.dir = dir.clone();
+            }
+            verify_deployed(&args, &diagnostics).await
         }
     }
 }
@@ -276,8 +302,13 @@ async fn scan(
         }
         return Ok(exit::SUCCESS);
     }
-    write_outputs(args, config, &outcome)?;
-    stdout(&render_stdout(args.format, &outcome, config, None))?;
+    write_outputs(args, config, &outcome, diagnostics)?;
+    stdout(&render_stdout(
+        args.format,
+        &outcome,
+        &migrations_dir(args, config),
+        None,
+    ))?;
     Ok(exit::SUCCESS)
 }
 
@@ -307,7 +338,7 @@ async fn audit(
     let outcome = analyze_scan(&args.scan, config, diagnostics, false).await?;
     let fail_on = args.fail_on.unwrap_or(Severity::High);
     let verdict = audit::judge(&outcome.report.findings, fail_on, baseline.as_ref());
-    write_outputs(&args.scan, config, &outcome)?;
+    write_outputs(&args.scan, config, &outcome, diagnostics)?;
     if let Some(path) = &args.write_baseline {
         let written = Baseline::of(&outcome.report.findings);
         write_atomically(path, written.to_json().as_bytes()).map_err(|source| RunError::Write {
@@ -325,7 +356,7 @@ async fn audit(
     stdout(&render_stdout(
         args.scan.format,
         &outcome,
-        config,
+        &migrations_dir(&args.scan, config),
         Some((&verdict, fail_on)),
     ))?;
     if !diagnostics.quiet && args.scan.format != OutputFormat::Text {
@@ -488,6 +519,7 @@ pub fn write_outputs(
     args: &ScanArgs,
     config: &Config,
     outcome: &ScanOutcome,
+    diagnostics: &Diagnostics,
 ) -> Result<(), RunError> {
     let write = |path: &Path, contents: &str| {
         write_atomically(path, contents.as_bytes()).map_err(|source| RunError::Write {
@@ -495,6 +527,9 @@ pub fn write_outputs(
             source,
         })
     };
+    if let Some(dir) = &args.migrations.out {
+        write_index_migrations(dir, args, &outcome.snapshot, &outcome.advice, diagnostics)?;
+    }
     if let Some(path) = &args.report {
         let page = html::render(
             &outcome.snapshot,
@@ -506,7 +541,7 @@ pub fn write_outputs(
         write(path, &page)?;
     }
     if let Some(path) = &args.pr_body {
-        let dir = migrations_dir(config);
+        let dir = migrations_dir(args, config);
         write(
             path,
             &pr_body::render(
@@ -519,12 +554,13 @@ pub fn write_outputs(
     Ok(())
 }
 
-/// Where migrations are written (the migration writer's `--out`; `[migrations] dir`).
-fn migrations_dir(config: &Config) -> PathBuf {
-    config
-        .migrations
-        .dir
+/// Where migrations are (or were) written: `--out`, else `[migrations] dir`,
+/// else `migrations-out`. The PR body and SARIF point into it.
+fn migrations_dir(args: &ScanArgs, config: &Config) -> PathBuf {
+    args.migrations
+        .out
         .clone()
+        .or_else(|| config.migrations.dir.clone())
         .unwrap_or_else(|| PathBuf::from("migrations-out"))
 }
 
@@ -532,7 +568,7 @@ fn migrations_dir(config: &Config) -> PathBuf {
 fn render_stdout(
     format: OutputFormat,
     outcome: &ScanOutcome,
-    config: &Config,
+    migrations: &Path,
     audit_verdict: Option<(&audit::AuditVerdict, Severity)>,
 ) -> String {
     let report = &outcome.report;
@@ -563,8 +599,7 @@ fn render_stdout(
         }
         OutputFormat::Json => format!("{}\n", report.to_json()),
         OutputFormat::Sarif => {
-            let files =
-                audit::migration_files(&migrations_dir(config), &report.indexes, &report.findings);
+            let files = audit::migration_files(migrations, &report.indexes, &report.findings);
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&sarif::to_sarif(report, &files)).unwrap_or_default()
@@ -578,6 +613,119 @@ fn render_stdout(
             }
         }
     }
+}
+
+/// One migration and verification plan per proposal: verified ones only,
+/// unless `--no-verify`. Progress goes to stderr, stdout stays the report.
+fn write_index_migrations(
+    dir: &Path,
+    args: &ScanArgs,
+    snapshot: &Snapshot,
+    advice: &IndexAdvice,
+    diagnostics: &Diagnostics,
+) -> Result<(), RunError> {
+    let options = MigrationOptions {
+        lock_timeout: args.migrations.migration_lock_timeout,
+    };
+    let mut taken: Vec<String> = snapshot.indexes.iter().map(|i| i.name.clone()).collect();
+    taken.extend(snapshot.tables.iter().map(|t| t.name.clone()));
+    taken.extend(advice.proposals.iter().map(|p| p.name.clone()));
+    let chosen: Vec<_> = advice
+        .proposals
+        .iter()
+        .filter(|p| p.verified || args.advisor.no_verify)
+        .collect();
+    let left_out = advice.proposals.len() - chosen.len();
+    if left_out > 0 {
+        diagnostics.warn(&format!(
+            "{left_out} unverified index proposal(s) get no migration (verify them with hypopg on a live \
+             database, or pass --no-verify to write them anyway)"
+        ));
+    }
+    let migrations: Vec<_> = chosen
+        .into_iter()
+        .map(|p| {
+            let (migration, partitions) = index_migration(p, snapshot, &options, &mut taken);
+            let plan = VerificationPlan::new(&migration, p, snapshot, &partitions);
+            (migration, plan.files())
+        })
+        .collect();
+    let outcome = write_migrations(
+        dir,
+        args.migrations.migration_format,
+        &migrations,
+        Timestamp::now(),
+        args.migrations.force,
+    )?;
+    if !diagnostics.quiet {
+        for (id, path) in &outcome.already_present {
+            eprintln!(
+                "pgadvise: {id} is already in {} (kept; --force replaces it)",
+                path.display()
+            );
+        }
+        eprintln!(
+            "pgadvise: wrote {} file(s) for {} migration(s) ({}) to {}",
+            outcome.written.len(),
+            migrations.len() - outcome.already_present.len(),
+            args.migrations.migration_format.as_str(),
+            dir.display()
+        );
+        for path in &outcome.written {
+            eprintln!("  {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `pgadvise verify`: each migration's index valid and ready, each statement
+/// planned through it. Exit 1 when anything fails, as `audit` does on a finding.
+async fn verify_deployed(args: &VerifyArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {
+    let plans = deployed::read_plans(&args.dir)?;
+    let spec = connection_spec(&args.connection, diagnostics)?;
+    let client = connect(&spec).await?;
+    let version_num: i32 = client
+        .query_one(
+            &format!("SELECT {SQL_TAG} current_setting('server_version_num')::int"),
+            &[],
+        )
+        .await
+        .map_err(|e| VerifyError::Query {
+            what: "reading server_version_num".to_string(),
+            detail: crate::collect::db_message(&e),
+            kind: crate::collect::failure_kind(&e),
+        })?
+        .get(0);
+    let options = VerifyOptions {
+        statement_timeout: args.connection.statement_timeout,
+        lock_timeout: args.connection.lock_timeout,
+    };
+    let whatif = WhatIf::open_plain(client, version_num, &options).await?;
+    let mut checks = Vec::new();
+    for plan in &plans {
+        checks.push(deployed::check(&whatif, plan).await?);
+    }
+    if args.analyze {
+        crate::verify::measure::run(&whatif, &plans, &mut checks).await?;
+    }
+    let _ = whatif.close().await;
+    let failed = checks.iter().filter(|c| !c.passed()).count();
+    match args.format {
+        VerifyFormat::Json => stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "passed": failed == 0,
+                "indexes": checks,
+            }))
+            .unwrap_or_default()
+        ))?,
+        VerifyFormat::Text => stdout(&text::verify_section(&checks))?,
+    }
+    Ok(if failed == 0 {
+        exit::SUCCESS
+    } else {
+        exit::FINDINGS
+    })
 }
 
 async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {

@@ -471,6 +471,14 @@ mod tests {
             hypothetical_sql: String::new(),
             hypothetical_full_sql: None,
             key_count: 1,
+            key_specs: vec![],
+            partial: vec![],
+            table_name: crate::snapshot::QualifiedName {
+                schema: "public".into(),
+                name: String::new(),
+            },
+            definition_tail: String::new(),
+            plans: vec![],
         };
         let files = migration_files(
             dir.path(),

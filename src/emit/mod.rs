@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod github;
 pub mod html;
+pub mod migrations;
 pub mod pr_body;
 pub mod report;
 pub mod sarif;

@@ -37,7 +37,7 @@ pub fn millis(ms: f64) -> String {
 }
 
 /// One line of SQL, cut to `width` characters.
-fn one_line(sql: &str, width: usize) -> String {
+pub(crate) fn one_line(sql: &str, width: usize) -> String {
     let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() <= width {
         flat
@@ -346,6 +346,95 @@ pub fn pool_section(
             let _ = writeln!(out, "      fix: {fix}");
         }
     }
+    out
+}
+
+/// `pgadvise verify`: per migration the index state, then PASS/FAIL/SKIP per statement.
+pub fn verify_section(checks: &[crate::verify::deployed::IndexCheck]) -> String {
+    use crate::verify::deployed::{IndexState, QueryOutcome};
+    let mut out = String::new();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for c in checks {
+        let state = match c.state {
+            IndexState::Ready if c.bad_partitions.is_empty() => "valid and ready",
+            IndexState::Ready => "valid, but partition indexes are not",
+            IndexState::Missing => "MISSING",
+            IndexState::Invalid => "INVALID",
+            IndexState::NotReady => "NOT READY",
+        };
+        let _ = writeln!(out, "{} ({}): index {state}", c.migration, c.index);
+        if let Some(fix) = &c.fix {
+            failed += 1;
+            let _ = writeln!(out, "  FAIL {fix}");
+        }
+        for q in &c.queries {
+            let label = match q.outcome {
+                QueryOutcome::Pass => {
+                    passed += 1;
+                    "PASS"
+                }
+                QueryOutcome::Fail => {
+                    failed += 1;
+                    "FAIL"
+                }
+                QueryOutcome::Skip => {
+                    skipped += 1;
+                    "SKIP"
+                }
+            };
+            let _ = write!(
+                out,
+                "  {label} queryid {}: {}",
+                q.queryid,
+                one_line(&q.query, 80)
+            );
+            if let Some(node) = &q.node {
+                let _ = write!(out, "\n       {node}");
+            }
+            if let Some(cost) = q.cost {
+                let _ = write!(out, ", cost {cost:.2}");
+                if let (Some(after), Some(before)) = (q.estimated_cost_after, q.cost_before) {
+                    let _ = write!(
+                        out,
+                        " (estimated {after:.2}; {before:.2} without the index)"
+                    );
+                }
+            }
+            if let Some(detail) = &q.detail {
+                let _ = write!(out, "\n       {detail}");
+            }
+            if let Some(m) = &q.measurement {
+                match (&m.skipped, m.execution_time_ms) {
+                    (Some(reason), _) => {
+                        let _ = write!(out, "\n       EXPLAIN ANALYZE skipped: {reason}");
+                    }
+                    (None, Some(ms)) => {
+                        let _ = write!(
+                            out,
+                            "\n       EXPLAIN ANALYZE: {} now{}; buffers hit {}, read {}; with {}",
+                            millis(ms),
+                            m.mean_before_ms
+                                .map(|b| format!(
+                                    " vs {} mean before (pg_stat_statements)",
+                                    millis(b)
+                                ))
+                                .unwrap_or_default(),
+                            m.shared_hit_blocks.unwrap_or(0),
+                            m.shared_read_blocks.unwrap_or(0),
+                            if m.parameters.is_empty() {
+                                "no parameters".to_string()
+                            } else {
+                                m.parameters.join(", ")
+                            }
+                        );
+                    }
+                    (None, None) => {}
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
     out
 }
 

@@ -12,10 +12,17 @@
 //! EXPLAIN (without ANALYZE) execute nothing, and the session is read-only.
 //! The extension is never created: when it is missing, [`WhatIf::open`] says so
 //! and the caller reports its proposals as unverified.
+//!
+//! [`deployed`] checks migrations after they ran (`pgadvise verify`) with the
+//! same generic plans, without hypopg. The one exception to "executes
+//! nothing" is [`measure`] (`verify --analyze`): plain SELECTs only, in a
+//! READ ONLY transaction that is rolled back.
 
+pub mod deployed;
+pub mod measure;
 mod plan;
 pub mod proposals;
-mod statement;
+pub(crate) mod statement;
 
 pub use plan::PlanSummary;
 
@@ -177,6 +184,8 @@ pub struct WhatIf {
     /// `schema.` prefix of hypopg's functions, quoted: a user object of the
     /// same name earlier in search_path must not stand in for them.
     hypopg: String,
+    /// False for a plain planning session ([`WhatIf::open_plain`]).
+    has_hypopg: bool,
     server_version_num: i32,
     /// Makes every prepared statement name unique, so concurrent (pipelined)
     /// statements never collide and never reuse a cached plan.
@@ -211,26 +220,33 @@ impl WhatIf {
         server_version_num: i32,
         options: &VerifyOptions,
     ) -> Result<WhatIf, VerifyError> {
-        if server_version_num < MIN_SERVER_VERSION_NUM {
-            return Err(VerifyError::ServerTooOld {
-                version_num: server_version_num,
-            });
-        }
-        let millis = |d: Duration| d.as_millis().max(1);
-        let settings = [
-            "default_transaction_read_only = on".to_string(),
-            format!("statement_timeout = {}", millis(options.statement_timeout)),
-            format!("lock_timeout = {}", millis(options.lock_timeout)),
-            // With parameters bound to NULL a custom plan would be meaningless.
-            "plan_cache_mode = force_generic_plan".to_string(),
-        ];
-        for setting in settings {
-            client
-                .batch_execute(&format!("SET {SQL_TAG} {setting}"))
-                .await
-                .map_err(|e| VerifyError::query(format!("SET {setting}"), &e))?;
-        }
+        let client = configure_session(client, server_version_num, options).await?;
+        WhatIf::with_hypopg(client, server_version_num).await
+    }
 
+    /// A planning session without hypothetical indexes: generic plans of the
+    /// real schema (`pgadvise verify`, after a migration ran). hypopg is not needed.
+    pub async fn open_plain(
+        client: Client,
+        server_version_num: i32,
+        options: &VerifyOptions,
+    ) -> Result<WhatIf, VerifyError> {
+        let client = configure_session(client, server_version_num, options).await?;
+        Ok(WhatIf {
+            client,
+            hypopg: String::new(),
+            has_hypopg: false,
+            server_version_num,
+            next_statement: AtomicU64::new(0),
+        })
+    }
+
+    /// The session's connection (read-only, time-bounded).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn with_hypopg(client: Client, server_version_num: i32) -> Result<WhatIf, VerifyError> {
         let row = client
             .query_one(
                 &format!(
@@ -259,6 +275,7 @@ impl WhatIf {
         };
         let what_if = WhatIf {
             client,
+            has_hypopg: true,
             hypopg: format!("{}.", crate::ident::quote(&schema)),
             server_version_num,
             next_statement: AtomicU64::new(0),
@@ -266,7 +283,38 @@ impl WhatIf {
         what_if.reset().await?;
         Ok(what_if)
     }
+}
 
+/// Read-only, time-bounded, generic plans: the what-if session's settings.
+async fn configure_session(
+    client: Client,
+    server_version_num: i32,
+    options: &VerifyOptions,
+) -> Result<Client, VerifyError> {
+    if server_version_num < MIN_SERVER_VERSION_NUM {
+        return Err(VerifyError::ServerTooOld {
+            version_num: server_version_num,
+        });
+    }
+    let millis = |d: Duration| d.as_millis().max(1);
+    let settings = [
+        "default_transaction_read_only = on".to_string(),
+        format!("statement_timeout = {}", millis(options.statement_timeout)),
+        format!("lock_timeout = {}", millis(options.lock_timeout)),
+        // With parameters bound to NULL a custom plan would be meaningless.
+        "plan_cache_mode = force_generic_plan".to_string(),
+    ];
+    for setting in settings {
+        client
+            .batch_execute(&format!("SET {SQL_TAG} {setting}"))
+            .await
+            .map_err(|e| VerifyError::query(format!("SET {setting}"), &e))?;
+    }
+
+    Ok(client)
+}
+
+impl WhatIf {
     /// The server version this session was opened for.
     pub fn server_version_num(&self) -> i32 {
         self.server_version_num
@@ -351,6 +399,12 @@ impl WhatIf {
         &self,
         create_index_sql: &str,
     ) -> Result<HypotheticalIndex, VerifyError> {
+        if !self.has_hypopg {
+            return Err(VerifyError::IndexDefinition {
+                sql: create_index_sql.to_string(),
+                reason: "this planning session was opened without hypopg".to_string(),
+            });
+        }
         let bare =
             bare_create_index(create_index_sql).map_err(|reason| VerifyError::IndexDefinition {
                 sql: create_index_sql.to_string(),
@@ -410,6 +464,9 @@ impl WhatIf {
 
     /// Drops every hypothetical index of this session.
     pub async fn reset(&self) -> Result<(), VerifyError> {
+        if !self.has_hypopg {
+            return Ok(());
+        }
         self.client
             .query_typed(
                 &format!("SELECT {SQL_TAG} {}hypopg_reset()", self.hypopg),

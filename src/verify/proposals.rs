@@ -3,7 +3,7 @@
 //! try the winning set together (one index may make another unnecessary).
 
 use super::{PlanSummary, VerifyError, WhatIf};
-use crate::analyze::indexes::{IndexAdvice, IndexProposal};
+use crate::analyze::indexes::{ExpectedPlan, IndexAdvice, IndexProposal};
 use crate::snapshot::Statement;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -43,11 +43,13 @@ pub struct StatementPlans {
 }
 
 /// One statement's generic-plan cost without and with the index set.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct CostPair {
     before: f64,
     after: f64,
     uses_index: bool,
+    /// The plan node that reads through the index (`Index Scan`, ...).
+    node: Option<String>,
 }
 
 /// Verifies `advice.proposals` in place: kept proposals get `verified`, costs,
@@ -190,6 +192,16 @@ pub async fn verify_proposals(
             continue;
         }
         proposal.verified = true;
+        proposal.plans = costs
+            .iter()
+            .map(|(id, c)| ExpectedPlan {
+                queryid: *id,
+                query: by_id.get(id).map(|s| s.query.clone()).unwrap_or_default(),
+                cost_before: c.before,
+                cost_after: c.after,
+                node: c.node.clone(),
+            })
+            .collect();
         proposal.cost_before = Some(costs.values().map(|c| c.before).sum());
         proposal.cost_after = Some(costs.values().map(|c| c.after).sum());
         proposal.estimated_time_saved_ms = Some(
@@ -281,10 +293,27 @@ fn pair_costs(
                     before,
                     after: plan.total_cost,
                     uses_index: plan.indexes_used.iter().any(|n| n == index_name),
+                    node: index_node(&plan.nodes, index_name),
                 },
             ))
         })
         .collect()
+}
+
+/// The kind of the first node reading through `index_name`: `Index Scan`,
+/// `Index Scan Backward`, `Index Only Scan`, `Bitmap Index Scan`.
+pub fn index_node(nodes: &[String], index_name: &str) -> Option<String> {
+    nodes.iter().find_map(|heading| {
+        let (kind, tail) = match heading.split_once(" using ") {
+            Some((kind, tail)) => (kind, tail),
+            None => (
+                "Bitmap Index Scan",
+                heading.strip_prefix("Bitmap Index Scan on ")?,
+            ),
+        };
+        let named = tail == index_name || tail.starts_with(&format!("{index_name} "));
+        named.then(|| kind.to_string())
+    })
 }
 
 /// hypopg's size of the same keys without the partial predicate.
@@ -298,4 +327,32 @@ async fn full_index_size(
     let h = whatif.create_hypothetical(full_sql).await?;
     whatif.drop_hypothetical(h.oid).await?;
     Ok(Some(h.size_bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_node;
+
+    #[test]
+    fn finds_the_node_reading_through_an_index() {
+        let nodes: Vec<String> = [
+            "Limit",
+            "Index Scan Backward using <1>btree_t_a on t",
+            "Bitmap Index Scan on <2>btree_t_b",
+            "Index Only Scan using t_c_idx on t x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cases = [
+            ("<1>btree_t_a", Some("Index Scan Backward")),
+            ("<2>btree_t_b", Some("Bitmap Index Scan")),
+            ("t_c_idx", Some("Index Only Scan")),
+            ("t_c", None),
+            ("t", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(index_node(&nodes, name).as_deref(), expected, "{name}");
+        }
+    }
 }

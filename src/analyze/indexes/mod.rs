@@ -106,6 +106,34 @@ pub struct IndexProposal {
     pub hypothetical_full_sql: Option<String>,
     #[serde(skip)]
     pub key_count: usize,
+    /// The keys and partial predicates, structured (for migration formats that
+    /// describe an index rather than run SQL: Rails, Django, Alembic).
+    #[serde(skip)]
+    pub key_specs: Vec<CandidateKey>,
+    #[serde(skip)]
+    pub partial: Vec<PartialPredicate>,
+    /// The table, as its parts (for DDL on partitions).
+    #[serde(skip)]
+    pub table_name: QualifiedName,
+    /// The definition after the table: `USING btree (...) [INCLUDE (...)] [WHERE ...]`.
+    #[serde(skip)]
+    pub definition_tail: String,
+    /// Per statement, what verification saw the planner do with the index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<ExpectedPlan>,
+}
+
+/// How one statement's generic plan changed with the index (hypopg's estimate).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ExpectedPlan {
+    pub queryid: i64,
+    pub query: String,
+    pub cost_before: f64,
+    pub cost_after: f64,
+    /// The node reading through the index: `Index Scan`, `Index Only Scan`,
+    /// `Bitmap Index Scan` (with `Backward` where the scan runs backward);
+    /// `None` when the planner does not use it for this statement.
+    pub node: Option<String>,
 }
 
 /// The table's write traffic: every insert, and every non-HOT update, must also
@@ -282,6 +310,11 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
                 .then(|| s.n_tup_hot_upd as f64 / s.n_tup_upd as f64),
         }),
         key_count: keys.len(),
+        key_specs: keys.clone(),
+        partial: predicates.clone(),
+        table_name: m.index.table.clone(),
+        definition_tail: render::definition_tail(keys, &[], predicates),
+        plans: Vec::new(),
     }
 }
 

@@ -105,7 +105,7 @@ pub fn index_name(
 }
 
 /// `name` if it fits; otherwise a prefix of it plus a hash of `seed`.
-fn fit(name: &str, seed: &str) -> String {
+pub(crate) fn fit(name: &str, seed: &str) -> String {
     if name.len() <= MAX_IDENTIFIER_BYTES {
         return name.to_string();
     }
@@ -116,7 +116,7 @@ fn fit(name: &str, seed: &str) -> String {
 }
 
 /// Lower-case ASCII letters, digits and single underscores.
-fn slug(text: &str) -> String {
+pub(crate) fn slug(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -168,9 +168,17 @@ fn body_sql(
     include: &[String],
     predicates: &[PartialPredicate],
 ) -> String {
+    format!("{table} {}", definition_tail(keys, include, predicates))
+}
+
+/// What follows the table in the definition: `USING btree (...)`, INCLUDE, WHERE.
+pub fn definition_tail(
+    keys: &[CandidateKey],
+    include: &[String],
+    predicates: &[PartialPredicate],
+) -> String {
     let mut sql = format!(
-        "{} USING btree ({})",
-        table,
+        "USING btree ({})",
         keys.iter().map(key_sql).collect::<Vec<_>>().join(", ")
     );
     if !include.is_empty() {

@@ -1,0 +1,105 @@
+//! Alembic: `<version>_<name>.py` building the index with
+//! `postgresql_concurrently=True` inside `autocommit_block()` (outside the
+//! migration's transaction). Statements go one by one, so the timeouts are
+//! `op.execute`d first.
+
+use super::django::py_str;
+use super::{Migration, OutputFile, Step, Timestamp};
+
+pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
+    let version = at.version();
+    let revision = format!("{:012x}", super::fnv64(&migration.id) & 0xffff_ffff_ffff);
+    let mut header = migration.header_with_settings_in_file();
+    header.push(
+        "Alembic: set down_revision to the current head (`alembic heads`) before merging; \
+         if_not_exists needs Alembic 1.12+ on SQLAlchemy 2.0+."
+            .to_string(),
+    );
+    let mut out = format!(
+        "\"\"\"{}\n\nRevision ID: {revision}\nRevises:\n\"\"\"\n",
+        migration.name
+    );
+    out.push_str(&super::hash_comments(&header));
+    out.push_str(&format!(
+        "from alembic import op\nimport sqlalchemy as sa\n\nrevision = {}\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n",
+        py_str(&revision)
+    ));
+    for (function, steps) in [("upgrade", &migration.up), ("downgrade", &migration.down)] {
+        out.push_str(&format!(
+            "\n\ndef {function}():\n    # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block.\n    with op.get_context().autocommit_block():\n"
+        ));
+        for s in &migration.settings {
+            out.push_str(&format!("        op.execute({})\n", py_str(&s.set_sql())));
+        }
+        for step in steps.iter() {
+            out.push_str(&statement(step));
+        }
+        for s in &migration.settings {
+            out.push_str(&format!(
+                "        op.execute({})\n",
+                py_str(&format!("RESET {}", s.name))
+            ));
+        }
+    }
+    vec![OutputFile {
+        name: format!("{version}_{}.py", migration.name),
+        contents: out,
+    }]
+}
+
+fn statement(step: &Step) -> String {
+    match step {
+        Step::CreateIndex(d) if !d.only => {
+            let keys: Vec<String> = d
+                .keys_sql
+                .iter()
+                .map(|k| format!("sa.text({})", py_str(k)))
+                .collect();
+            let mut args = vec![
+                py_str(&d.name),
+                py_str(&d.table.name),
+                format!("[{}]", keys.join(", ")),
+                format!("schema={}", py_str(&d.table.schema)),
+                format!("postgresql_using={}", py_str(&d.method)),
+            ];
+            if !d.include.is_empty() {
+                args.push(format!(
+                    "postgresql_include=[{}]",
+                    d.include
+                        .iter()
+                        .map(|c| py_str(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(p) = &d.predicate_sql {
+                args.push(format!("postgresql_where=sa.text({})", py_str(p)));
+            }
+            if d.concurrently {
+                args.push("postgresql_concurrently=True".to_string());
+            }
+            args.push("if_not_exists=True".to_string());
+            format!(
+                "        op.create_index(\n            {},\n        )\n",
+                args.join(",\n            ")
+            )
+        }
+        Step::DropIndex {
+            index,
+            table,
+            concurrently,
+        } => {
+            let mut args = vec![
+                py_str(&index.name),
+                format!("table_name={}", py_str(&table.name)),
+                format!("schema={}", py_str(&index.schema)),
+            ];
+            if *concurrently {
+                args.push("postgresql_concurrently=True".to_string());
+            }
+            args.push("if_exists=True".to_string());
+            format!("        op.drop_index({})\n", args.join(", "))
+        }
+        other => format!("        op.execute({})\n", py_str(&other.sql())),
+    }
+}
