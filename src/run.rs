@@ -16,6 +16,7 @@ use crate::collect::conninfo::{ConnInfoError, ConnectionSpec};
 use crate::collect::{collect, CollectError, CollectOptions, QueryFailure, SQL_TAG};
 use crate::config::{Config, ConfigError};
 use crate::emit::audit::{self, Baseline};
+use crate::emit::migrations::drop::drop_migration;
 use crate::emit::migrations::index::{index_migration, MigrationOptions};
 use crate::emit::migrations::plan::VerificationPlan;
 use crate::emit::migrations::{write_migrations, Timestamp, WriteError};
@@ -528,7 +529,14 @@ pub fn write_outputs(
         })
     };
     if let Some(dir) = &args.migrations.out {
-        write_index_migrations(dir, args, &outcome.snapshot, &outcome.advice, diagnostics)?;
+        write_index_migrations(
+            dir,
+            args,
+            &outcome.snapshot,
+            &outcome.advice,
+            &outcome.report.drops,
+            diagnostics,
+        )?;
     }
     if let Some(path) = &args.report {
         let page = html::render(
@@ -622,6 +630,7 @@ fn write_index_migrations(
     args: &ScanArgs,
     snapshot: &Snapshot,
     advice: &IndexAdvice,
+    drops: &[crate::analyze::health::DropProposal],
     diagnostics: &Diagnostics,
 ) -> Result<(), RunError> {
     let options = MigrationOptions {
@@ -642,7 +651,7 @@ fn write_index_migrations(
              database, or pass --no-verify to write them anyway)"
         ));
     }
-    let migrations: Vec<_> = chosen
+    let mut migrations: Vec<_> = chosen
         .into_iter()
         .map(|p| {
             let (migration, partitions) = index_migration(p, snapshot, &options, &mut taken);
@@ -650,6 +659,13 @@ fn write_index_migrations(
             (migration, plan.files())
         })
         .collect();
+    // The health rules' drops and rebuilds: no verification plan (nothing
+    // should use a dropped index; `verify` checks what was added).
+    migrations.extend(
+        drops
+            .iter()
+            .map(|d| (drop_migration(d, &options), Vec::new())),
+    );
     let outcome = write_migrations(
         dir,
         args.migrations.migration_format,

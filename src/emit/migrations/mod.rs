@@ -13,6 +13,7 @@
 mod alembic;
 mod dbmate;
 mod django;
+pub mod drop;
 mod flyway;
 mod golang_migrate;
 pub mod index;
