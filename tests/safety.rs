@@ -434,7 +434,7 @@ async fn a_password_never_appears_in_any_output() {
                 }
                 _ => format!("postgresql://{role}@{host}:{port}/{database}"),
             };
-            let commands: [Vec<String>; 4] = [
+            let commands: [Vec<String>; 5] = [
                 vec![
                     "scan".into(),
                     "--format".into(),
@@ -449,10 +449,34 @@ async fn a_password_never_appears_in_any_output() {
                     "300ms".into(),
                     "--save-snapshot".into(),
                 ],
+                // Every file a scan can write: migrations, PR body, HTML report; SARIF on stdout.
+                vec![
+                    "scan".into(),
+                    "--format".into(),
+                    "sarif".into(),
+                    "--no-verify".into(),
+                    "--out".into(),
+                    "{out}/migrations{run}".into(),
+                    "--pr-body".into(),
+                    "{out}/pr{run}.md".into(),
+                    "--report".into(),
+                ],
             ];
             for args in commands {
                 runs += 1;
-                let file = out_dir.join(format!("run{runs}.json"));
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        a.replace("{out}", &out_dir.display().to_string())
+                            .replace("{run}", &runs.to_string())
+                    })
+                    .collect();
+                let extension = if args.contains(&"--report".to_string()) {
+                    "html"
+                } else {
+                    "json"
+                };
+                let file = out_dir.join(format!("run{runs}.{extension}"));
                 let mut cmd = pgadvise();
                 cmd.args(&args).arg(&file).arg(&url);
                 match secret {
@@ -484,7 +508,16 @@ async fn a_password_never_appears_in_any_output() {
     }
     // Files were written (the successful runs), and none holds the password.
     let written = files_under(&out_dir);
-    assert_eq!(written.len(), 12, "{written:?}");
+    let ending = |suffix: &str| {
+        written
+            .iter()
+            .filter(|f| f.to_string_lossy().ends_with(suffix))
+            .count()
+    };
+    assert_eq!(ending(".json"), 12 + ending(".verify.json"), "{written:?}");
+    assert_eq!(ending(".html"), 3, "{written:?}");
+    assert_eq!(ending(".md"), 3, "{written:?}");
+    assert!(ending(".down.sql") >= 3, "migrations written: {written:?}");
     for file in written {
         let contents = std::fs::read_to_string(&file).unwrap();
         assert!(
