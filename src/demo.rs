@@ -295,7 +295,8 @@ async fn demo_in(
         "\nThe demo wrote {dir}/:\n  report.html        the full report: open it in a browser\n  \
          pull-request.md    the description of a migration pull request\n  \
          report.json        the machine-readable report (docs/json-output.md)\n  \
-         report.sarif       the findings for code scanning\n",
+         report.sarif       the findings for code scanning\n  \
+         migrations/        one CREATE INDEX CONCURRENTLY (or DROP) migration each, with its .verify plan\n",
         dir = out_dir.display()
     ));
     print!("{summary}");

@@ -214,9 +214,38 @@ fn demo_writes_a_report_of_every_kind_of_problem() {
         "missing-index",
         "pool-budget-exceeded",
         "idle-in-transaction",
+        "duplicate-index",
+        "fk-without-index",
+        "offset-pagination",
     ] {
         assert!(rules.contains(&rule), "no {rule} finding: {rules:?}");
     }
+    // A migration per verified proposal, and one for the duplicate's drop.
+    let migrations: Vec<String> = std::fs::read_dir(out_dir.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let verified = report["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["verified"] == true)
+        .count();
+    let ups = |verb: &str| {
+        migrations
+            .iter()
+            .filter(|m| {
+                m.contains(&format!("_{verb}_")) && !m.contains(".down.") && !m.contains(".verify.")
+            })
+            .count()
+    };
+    assert_eq!(ups("add"), verified, "{migrations:?}");
+    assert_eq!(
+        ups("drop"),
+        report["drops"].as_array().unwrap().len(),
+        "{migrations:?}"
+    );
+    assert!(ups("drop") >= 1, "{migrations:?}");
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(
         html.contains("Connection budget"),
