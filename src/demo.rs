@@ -265,19 +265,22 @@ async fn demo_in(
             .map_err(|source| RunError::Write { path, source })
     };
     write("report.json", format!("{}\n", outcome.report.to_json()))?;
+    // Findings with a migration point at its file, as in `scan --format sarif`.
+    let report = &outcome.report;
+    let files = crate::emit::audit::migration_files(
+        &crate::run::migrations_dir(&args, &config),
+        &report.indexes,
+        &report.drops,
+        &report.findings,
+    );
     write(
         "report.sarif",
         format!(
             "{}\n",
-            serde_json::to_string_pretty(&crate::emit::sarif::to_sarif(
-                &outcome.report,
-                &Default::default()
-            ))
-            .unwrap_or_default()
+            serde_json::to_string_pretty(&crate::emit::sarif::to_sarif(report, &files))
+                .unwrap_or_default()
         ),
     )?;
-    // Hook for the migration writer: once `scan --out DIR` exists, the demo
-    // writes its migrations to out_dir/migrations the same way.
 
     let mut summary =
         crate::emit::text::summary(&outcome.snapshot, &outcome.report, &outcome.skip_reasons);

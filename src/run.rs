@@ -297,7 +297,9 @@ async fn scan(
                     )
                     .unwrap_or_default()
                 ))?,
-                OutputFormat::Github => stdout(&github::annotations(findings))?,
+                OutputFormat::Github => {
+                    stdout(&github::annotations(findings, &Default::default()))?
+                }
                 OutputFormat::Text => stdout(&text::pool_section(verdict, findings))?,
             }
         }
@@ -564,7 +566,7 @@ pub fn write_outputs(
 
 /// Where migrations are (or were) written: `--out`, else `[migrations] dir`,
 /// else `migrations-out`. The PR body and SARIF point into it.
-fn migrations_dir(args: &ScanArgs, config: &Config) -> PathBuf {
+pub(crate) fn migrations_dir(args: &ScanArgs, config: &Config) -> PathBuf {
     args.migrations
         .out
         .clone()
@@ -607,17 +609,28 @@ fn render_stdout(
         }
         OutputFormat::Json => format!("{}\n", report.to_json()),
         OutputFormat::Sarif => {
-            let files = audit::migration_files(migrations, &report.indexes, &report.findings);
+            let files = audit::migration_files(
+                migrations,
+                &report.indexes,
+                &report.drops,
+                &report.findings,
+            );
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&sarif::to_sarif(report, &files)).unwrap_or_default()
             )
         }
         OutputFormat::Github => {
+            let files = audit::migration_files(
+                migrations,
+                &report.indexes,
+                &report.drops,
+                &report.findings,
+            );
             // In an audit, annotate what is new; a scan annotates everything.
             match audit_verdict {
-                Some((verdict, _)) => github::annotations(&verdict.new),
-                None => github::annotations(&report.findings),
+                Some((verdict, _)) => github::annotations(&verdict.new, &files),
+                None => github::annotations(&report.findings, &files),
             }
         }
     }

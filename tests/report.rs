@@ -90,6 +90,7 @@ async fn html_report_renders_in_chromium_with_every_section() {
     for section in [
         "id=\"summary\"",
         "id=\"indexes\"",
+        "id=\"drops\"",
         "id=\"pool\"",
         "id=\"findings\"",
     ] {
@@ -251,11 +252,46 @@ fn demo_writes_a_report_of_every_kind_of_problem() {
         html.contains("Connection budget"),
         "pool verdict missing from the page"
     );
+    // Each drop has its card, with the DROP and the rollback that recreates it.
+    for drop in report["drops"].as_array().unwrap() {
+        let index = drop["index"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("id=\"drop-{index}\"")),
+            "no card for the drop of {index}"
+        );
+    }
+    assert!(html.contains("DROP INDEX CONCURRENTLY IF EXISTS"));
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.sarif")).unwrap())
             .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
-    assert!(std::fs::read_to_string(out_dir.join("pull-request.md"))
+    // Results with a migration point at its file: the indexes' and the drops'.
+    let located: Vec<(String, String)> = sarif["runs"][0]["results"]
+        .as_array()
         .unwrap()
-        .contains("### Rollback"));
+        .iter()
+        .filter_map(|r| {
+            let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str()?;
+            Some((r["ruleId"].as_str()?.to_string(), uri.to_string()))
+        })
+        .collect();
+    for (rule, verb) in [("missing-index", "_add_"), ("duplicate-index", "_drop_")] {
+        let (_, uri) = located
+            .iter()
+            .find(|(r, _)| r == rule)
+            .unwrap_or_else(|| panic!("no {rule} result with a file: {located:?}"));
+        assert!(uri.contains(verb) && !uri.contains(".down."), "{uri}");
+        assert!(dir.path().join(uri).is_file(), "{uri} does not exist");
+    }
+    let body = std::fs::read_to_string(out_dir.join("pull-request.md")).unwrap();
+    assert!(body.contains("### Rollback"));
+    // The pull request explains every migration it carries, the drops too.
+    assert!(body.contains("### Indexes dropped or rebuilt"), "{body}");
+    for drop in report["drops"].as_array().unwrap() {
+        let index = drop["index"].as_str().unwrap();
+        assert!(
+            body.contains(&format!("`{index}`")),
+            "{index} missing:\n{body}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! and the baseline file that accepts today's findings so only new ones fail.
 
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::IndexProposal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -283,34 +284,73 @@ pub fn verdict_text(verdict: &AuditVerdict, fail_on: Severity) -> String {
     out
 }
 
-/// The migration file written for each missing index: a file in `dir` whose
-/// name contains the index name (every migration format names files after the
-/// index), by finding fingerprint. Empty when nothing was written there.
+/// The migration file written for each finding that has one, by finding
+/// fingerprint: a missing index's `add_<index>` migration, and the
+/// `drop_<index>` / `rebuild_<index>` migration of a health rule's drop. Every
+/// migration format names its files (or folder) after the migration. The up
+/// migration is preferred over its down migration and verification plan.
+/// Empty when nothing was written in `dir`.
 pub fn migration_files(
     dir: &std::path::Path,
     proposals: &[IndexProposal],
+    drops: &[DropProposal],
     findings: &[Finding],
 ) -> std::collections::BTreeMap<String, String> {
     let mut files: Vec<String> = walk(dir);
     files.sort();
-    let mut out = std::collections::BTreeMap::new();
-    for f in findings.iter().filter(|f| f.rule == MISSING_INDEX) {
-        let Some(name) = f.evidence.get("index_name").and_then(|n| n.as_str()) else {
-            continue;
-        };
-        if !proposals.iter().any(|p| p.name == name) {
-            continue;
-        }
-        let up = files
+    let find = |migration: &str| -> Option<String> {
+        let named: Vec<&String> = files
             .iter()
-            .filter(|path| path.contains(name) && !path.contains("down"))
-            .chain(files.iter().filter(|path| path.contains(name)))
-            .next();
-        if let Some(path) = up {
-            out.insert(f.fingerprint(), path.clone());
+            .filter(|path| names_migration(path, migration))
+            .collect();
+        named
+            .iter()
+            .find(|path| !path.contains("down") && !path.contains("verify"))
+            .or_else(|| named.first())
+            .map(|path| path.to_string())
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for f in findings {
+        let migration = if f.rule == MISSING_INDEX {
+            let Some(name) = f.evidence.get("index_name").and_then(|n| n.as_str()) else {
+                continue;
+            };
+            if !proposals.iter().any(|p| p.name == name) {
+                continue;
+            }
+            format!("add_{name}")
+        } else {
+            let Some(drop) = drops
+                .iter()
+                .find(|d| d.rule == f.rule && d.index == f.object)
+            else {
+                continue;
+            };
+            crate::emit::migrations::drop::migration_name(drop)
+        };
+        if let Some(path) = find(&migration) {
+            out.insert(f.fingerprint(), path);
         }
     }
     out
+}
+
+/// Whether a file path is one of migration `name`'s files: the name stands
+/// whole, after a timestamp's `_` or a folder's `/`, and before an extension,
+/// a folder's `/` or a part suffix (`_1of3`), so `add_x_idx` is not taken for
+/// `add_x_idx2`.
+fn names_migration(path: &str, name: &str) -> bool {
+    path.match_indices(name).any(|(at, _)| {
+        let before = path[..at].chars().last();
+        let rest = &path[at + name.len()..];
+        let starts_whole = matches!(before, None | Some('_' | '/' | '\\'));
+        let ends_whole = rest.is_empty()
+            || rest.starts_with(['.', '/', '\\'])
+            || rest.strip_prefix('_').is_some_and(|part| {
+                part.starts_with(|c: char| c.is_ascii_digit()) && part.contains("of")
+            });
+        starts_whole && ends_whole
+    })
 }
 
 /// Files under `dir`, two levels deep (some formats use a folder per migration).
@@ -436,16 +476,27 @@ mod tests {
     }
 
     #[test]
-    fn migration_files_are_found_by_index_name() {
+    fn migration_files_are_found_by_migration_name() {
         let dir = tempfile::tempdir().unwrap();
-        let nested = dir.path().join("20240101_messages_user_id_idx");
+        // A migration whose name extends another's must not be taken for it.
+        for file in [
+            "1_add_messages_user_id_idx2.sql",
+            "2_add_messages_user_id_idx.down.sql",
+            "2_add_messages_user_id_idx.sql",
+            "2_add_messages_user_id_idx.verify.sql",
+            "3_drop_orders_status_idx.down.sql",
+            "3_drop_orders_status_idx.sql",
+            "4_rebuild_events_broken_idx_1of2.sql",
+        ] {
+            std::fs::write(dir.path().join(file), "--").unwrap();
+        }
+        let nested = dir.path().join("5_add_lost_idx");
         std::fs::create_dir(&nested).unwrap();
         std::fs::write(nested.join("down.sql"), "DROP").unwrap();
         std::fs::write(nested.join("up.sql"), "CREATE").unwrap();
-        std::fs::write(dir.path().join("2_other_idx.sql"), "CREATE").unwrap();
-        let mut finding = finding(MISSING_INDEX, "public.messages", Severity::High);
-        finding.evidence = serde_json::json!({ "index_name": "messages_user_id_idx" });
-        let mut lost = finding.clone();
+        let mut missing = finding(MISSING_INDEX, "public.messages", Severity::High);
+        missing.evidence = serde_json::json!({ "index_name": "messages_user_id_idx" });
+        let mut lost = missing.clone();
         lost.object = "public.lost".into();
         lost.evidence = serde_json::json!({ "index_name": "lost_idx" });
         let proposal = |name: &str| IndexProposal {
@@ -480,14 +531,66 @@ mod tests {
             definition_tail: String::new(),
             plans: vec![],
         };
+        let drop = |rule: &str, index: &str, rebuild: bool| DropProposal {
+            index: index.into(),
+            table: "public.t".into(),
+            rule: rule.into(),
+            reason: String::new(),
+            drop_sql: String::new(),
+            recreate_sql: String::new(),
+            rebuild,
+            size_bytes: 0,
+        };
+        let duplicate = finding(
+            "duplicate-index",
+            "public.orders_status_idx",
+            Severity::Medium,
+        );
+        let invalid = finding("invalid-index", "app.broken_idx", Severity::High);
+        let unproposed = finding("unused-index", "public.kept_idx", Severity::Low);
         let files = migration_files(
             dir.path(),
             &[proposal("messages_user_id_idx"), proposal("lost_idx")],
-            &[finding.clone(), lost],
+            &[
+                drop("duplicate-index", "public.orders_status_idx", false),
+                drop("invalid-index", "app.events_broken_idx", true),
+            ],
+            &[
+                missing.clone(),
+                lost.clone(),
+                duplicate.clone(),
+                invalid.clone(),
+                unproposed,
+            ],
         );
-        assert_eq!(files.len(), 1, "{files:?}");
-        assert!(files[&finding.fingerprint()].ends_with("messages_user_id_idx/up.sql"));
-        assert!(migration_files(&dir.path().join("none"), &[], &[finding]).is_empty());
+        let file = |f: &Finding| {
+            files.get(&f.fingerprint()).map(|p| {
+                p.strip_prefix(&dir.path().display().to_string())
+                    .unwrap_or(p)
+                    .to_string()
+            })
+        };
+        assert_eq!(
+            file(&missing).as_deref(),
+            Some("/2_add_messages_user_id_idx.sql")
+        );
+        assert_eq!(file(&lost).as_deref(), Some("/5_add_lost_idx/up.sql"));
+        assert_eq!(
+            file(&duplicate).as_deref(),
+            Some("/3_drop_orders_status_idx.sql")
+        );
+        // The drop names another index than the finding: no file.
+        assert_eq!(file(&invalid), None);
+        assert_eq!(files.len(), 3, "{files:?}");
+        let invalid = finding("invalid-index", "app.events_broken_idx", Severity::High);
+        let files = migration_files(
+            dir.path(),
+            &[],
+            &[drop("invalid-index", "app.events_broken_idx", true)],
+            std::slice::from_ref(&invalid),
+        );
+        assert!(files[&invalid.fingerprint()].ends_with("/4_rebuild_events_broken_idx_1of2.sql"));
+        assert!(migration_files(&dir.path().join("none"), &[], &[], &[missing]).is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `--format github`: GitHub Actions workflow commands, one annotation per
-//! finding (`::error title=...::message`), shown on the run's summary page.
+//! finding (`::error title=...::message`), shown on the run's summary page,
+//! and on the migration file when one was written for the finding.
 
 use crate::analyze::finding::{Finding, Severity};
+use std::collections::BTreeMap;
 
 /// The workflow command for a severity.
 fn command(severity: Severity) -> &'static str {
@@ -24,13 +26,17 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-pub fn annotation(f: &Finding) -> String {
+/// The annotation of `f`; `file` is the migration written for it, if any.
+pub fn annotation(f: &Finding, file: Option<&str>) -> String {
     let mut message = format!("{} ({})", f.detail, f.object);
     if let Some(fix) = &f.fix {
         message.push_str(&format!("\nFix: {fix}"));
     }
+    let location = file
+        .map(|path| format!("file={},line=1,", escape_property(path)))
+        .unwrap_or_default();
     format!(
-        "::{} title={}::{}",
+        "::{} {location}title={}::{}",
         command(f.severity),
         escape_property(&format!(
             "pgadvise {} [{}]: {}",
@@ -42,11 +48,13 @@ pub fn annotation(f: &Finding) -> String {
     )
 }
 
-/// One line per finding, then a one-line summary.
-pub fn annotations(findings: &[Finding]) -> String {
+/// One line per finding. `migration_files` maps a finding's fingerprint to
+/// the migration file written for it.
+pub fn annotations(findings: &[Finding], migration_files: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     for f in findings {
-        out.push_str(&annotation(f));
+        let file = migration_files.get(&f.fingerprint()).map(String::as_str);
+        out.push_str(&annotation(f, file));
         out.push('\n');
     }
     out
@@ -68,7 +76,7 @@ mod tests {
             fix: Some("CREATE INDEX".into()),
             evidence: serde_json::json!({}),
         };
-        let line = annotation(&f);
+        let line = annotation(&f, None);
         assert_eq!(
             line,
             "::error title=pgadvise missing-index [high]%3A messages(a%2C b)%3A 100%25 slow::two%0Alines (public.messages)%0AFix: CREATE INDEX"
@@ -78,11 +86,22 @@ mod tests {
             severity: Severity::Low,
             ..f.clone()
         };
-        assert!(annotation(&low).starts_with("::notice "));
+        assert!(annotation(&low, None).starts_with("::notice "));
         let medium = Finding {
             severity: Severity::Medium,
             ..f
         };
-        assert!(annotation(&medium).starts_with("::warning "));
+        assert!(annotation(&medium, None).starts_with("::warning "));
+        let files = BTreeMap::from([(
+            medium.fingerprint(),
+            "migrations-out/1_add_a,b.sql".to_string(),
+        )]);
+        assert!(
+            annotations(&[medium], &files).starts_with(
+                "::warning file=migrations-out/1_add_a%2Cb.sql,line=1,title=pgadvise "
+            ),
+            "{}",
+            annotations(&[], &files)
+        );
     }
 }

@@ -44,8 +44,23 @@ pub struct ReportView {
     pub rejected: Vec<(String, String)>,
     pub unplannable: usize,
     pub already_served: Vec<String>,
+    pub drops: Vec<DropView>,
     pub pool: Option<PoolView>,
     pub findings: Vec<FindingView>,
+}
+
+/// An index the health rules would drop (or rebuild), with both directions
+/// of its migration.
+#[derive(Debug, Clone)]
+pub struct DropView {
+    pub index: String,
+    pub table: String,
+    pub rule: String,
+    pub size: String,
+    pub reason: String,
+    pub rebuild: bool,
+    pub up: String,
+    pub down: String,
 }
 
 #[derive(Debug, Clone)]
@@ -273,8 +288,31 @@ pub fn view(
                 )
             })
             .collect(),
+        drops: report.drops.iter().map(drop_view).collect(),
         pool: pool.map(pool_view),
         findings: findings.into_iter().map(finding_view).collect(),
+    }
+}
+
+fn drop_view(d: &crate::analyze::health::DropProposal) -> DropView {
+    let statement = |sql: &str| format!("{};", sql.trim().trim_end_matches(';'));
+    let (up, down) = if d.rebuild {
+        (
+            format!("{}\n{}", statement(&d.drop_sql), statement(&d.recreate_sql)),
+            String::new(),
+        )
+    } else {
+        (statement(&d.drop_sql), statement(&d.recreate_sql))
+    };
+    DropView {
+        index: d.index.clone(),
+        table: d.table.clone(),
+        rule: d.rule.clone(),
+        size: bytes(d.size_bytes),
+        reason: d.reason.clone(),
+        rebuild: d.rebuild,
+        up,
+        down,
     }
 }
 

@@ -8,11 +8,18 @@ use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::render::slug;
 use crate::emit::text::bytes;
 
+/// The migration's name, which its files carry: `drop_<index>`, or
+/// `rebuild_<index>` for an invalid one.
+pub fn migration_name(drop: &DropProposal) -> String {
+    let index = drop.index.rsplit('.').next().unwrap_or(&drop.index);
+    let verb = if drop.rebuild { "rebuild" } else { "drop" };
+    format!("{verb}_{}", slug(index))
+}
+
 /// The migration for `drop`. Its statements come from the health rule, which
 /// quoted every identifier; they are sent one at a time, outside a transaction.
 pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migration {
     let statement = |sql: &str| Step::Sql(sql.trim().trim_end_matches(';').to_string());
-    let index_part = drop.index.rsplit('.').next().unwrap_or(&drop.index);
     let (verb, up, down) = if drop.rebuild {
         (
             "rebuild",
@@ -58,7 +65,7 @@ pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migrat
     }
     Migration {
         id: format!("{verb}_index {}", drop.index),
-        name: format!("{verb}_{}", slug(index_part)),
+        name: migration_name(drop),
         header,
         up,
         down,
