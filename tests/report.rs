@@ -275,7 +275,13 @@ fn demo_writes_a_report_of_every_kind_of_problem() {
             Some((r["ruleId"].as_str()?.to_string(), uri.to_string()))
         })
         .collect();
-    for (rule, verb) in [("missing-index", "_add_"), ("duplicate-index", "_drop_")] {
+    // Without hypopg (the version matrix) no proposal is verified, so none
+    // gets a migration; the drop still does.
+    let mut expect_files = vec![("duplicate-index", "_drop_")];
+    if verified > 0 {
+        expect_files.push(("missing-index", "_add_"));
+    }
+    for (rule, verb) in expect_files {
         let (_, uri) = located
             .iter()
             .find(|(r, _)| r == rule)
