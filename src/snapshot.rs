@@ -197,6 +197,10 @@ pub struct Table {
     pub relpages: i64,
     pub size_bytes: i64,
     pub total_size_bytes: i64,
+    /// Storage parameters set on the table (`pg_class.reloptions`), as
+    /// `name=value`: per-table autovacuum settings override the server's.
+    #[serde(default)]
+    pub options: Vec<String>,
     pub columns: Vec<Column>,
     /// pg_stat_user_tables; `None` where the server keeps none (partitioned parents).
     pub stats: Option<TableStats>,

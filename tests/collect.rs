@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use support::TestDb;
 
 const SCHEMA: &str = r#"
-    CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL);
+    CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL)
+        WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.01);
     INSERT INTO customers SELECT g, 'c' || g || '@example.com' FROM generate_series(0, 99) g;
     CREATE TABLE orders (
         id bigint PRIMARY KEY,
@@ -150,6 +151,13 @@ async fn snapshot_holds_the_workload_and_the_schema_exactly() {
     assert_eq!(orders.kind, TableKind::Table);
     assert_eq!(orders.reltuples, 5000.0);
     assert!(orders.size_bytes > 0 && orders.total_size_bytes > orders.size_bytes);
+    assert!(orders.options.is_empty(), "{:?}", orders.options);
+    // Storage parameters, per-table autovacuum settings among them.
+    let customers = snap.table("public", "customers").expect("customers");
+    assert_eq!(
+        customers.options,
+        ["fillfactor=90", "autovacuum_vacuum_scale_factor=0.01"]
+    );
     let stats = orders.stats.as_ref().expect("orders stats");
     assert!(
         stats.seq_scan >= 7,

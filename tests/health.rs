@@ -279,10 +279,17 @@ async fn s6_leftovers_are_reported_and_dropped_safely() {
     assert_eq!(dead[0]["object"], public(S6_DEAD_TUPLES_TABLE));
     assert!(dead[0]["evidence"]["n_dead_tup"].as_i64().unwrap() >= 15_000);
     assert_eq!(dead[0]["evidence"]["autovacuum_behind"], true);
-    assert!(dead[0]["fix"]
+    // The scenario switched autovacuum off for the table (its storage
+    // parameters): the finding says so and the fix turns it back on.
+    assert_eq!(dead[0]["evidence"]["autovacuum_enabled_for_table"], false);
+    assert!(dead[0]["detail"]
         .as_str()
         .unwrap()
-        .contains("autovacuum_vacuum_scale_factor"));
+        .contains("Autovacuum is off for this table"));
+    assert!(dead[0]["fix"].as_str().unwrap().contains(&format!(
+        "ALTER TABLE {} RESET (autovacuum_enabled)",
+        public(S6_DEAD_TUPLES_TABLE)
+    )));
 
     // Drops: invalid (rebuilt), duplicates and redundant; unused only on request.
     let dropped = |report: &Value| -> BTreeSet<String> {

@@ -44,6 +44,7 @@ fn table(schema: &str, name: &str, kind: TableKind, rows: f64, columns: &[Column
         relpages: (rows / 50.0) as i64,
         size_bytes: 0,
         total_size_bytes: 0,
+        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()

@@ -412,6 +412,7 @@ fn snapshot_table(
         relpages,
         size_bytes: relpages * 8192,
         total_size_bytes: relpages * 8192 * 2,
+        options: Vec::new(),
         columns,
         stats: Some(TableStats {
             seq_scan,

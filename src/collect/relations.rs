@@ -33,6 +33,7 @@ pub(crate) async fn tables(client: &Client, version_num: i32) -> Result<Vec<Tabl
            c.reltuples::float8 AS reltuples, c.relpages::int8 AS relpages, \
            COALESCE(pg_relation_size(c.oid), 0) AS size_bytes, \
            COALESCE(pg_total_relation_size(c.oid), 0) AS total_size_bytes, \
+           COALESCE(c.reloptions, '{{}}')::text[] AS options, \
            s.relid IS NOT NULL AS has_stats, \
            COALESCE(s.seq_scan, 0) AS seq_scan, COALESCE(s.seq_tup_read, 0) AS seq_tup_read, \
            s.idx_scan, s.idx_tup_fetch, \
@@ -114,6 +115,7 @@ pub(crate) async fn tables(client: &Client, version_num: i32) -> Result<Vec<Tabl
             relpages: r.get("relpages"),
             size_bytes: r.get("size_bytes"),
             total_size_bytes: r.get("total_size_bytes"),
+            options: r.get("options"),
             columns: columns.remove(&oid).unwrap_or_default(),
             stats,
         });

@@ -9,7 +9,7 @@
 
 use super::HealthOptions;
 use crate::analyze::finding::{Finding, Severity};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Table};
 
 pub const RULE: &str = "dead-tuples";
 
@@ -25,6 +25,22 @@ const SETTINGS: &[&str] = &[
     "idle_in_transaction_session_timeout",
 ];
 
+/// The table's own storage parameter `name` (`pg_class.reloptions`), if set.
+fn table_option<'a>(table: &'a Table, name: &str) -> Option<&'a str> {
+    table.options.iter().find_map(|o| {
+        let (key, value) = o.split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
+/// A reloption boolean as PostgreSQL reads it (`on`, `true`, `1`, prefixes...).
+fn option_is_false(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "off" | "false" | "f" | "fa" | "fal" | "fals" | "no" | "n" | "0" | "of"
+    )
+}
+
 pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
     let number = |name: &str, default: f64| {
         snapshot
@@ -32,9 +48,9 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(default)
     };
-    let scale = number("autovacuum_vacuum_scale_factor", 0.2);
-    let threshold = number("autovacuum_vacuum_threshold", 50.0);
-    let autovacuum_on = snapshot.setting("autovacuum") != Some("off");
+    let server_scale = number("autovacuum_vacuum_scale_factor", 0.2);
+    let server_threshold = number("autovacuum_vacuum_threshold", 50.0);
+    let server_autovacuum = snapshot.setting("autovacuum") != Some("off");
     let mut findings = Vec::new();
     for table in &snapshot.tables {
         let Some(stats) = &table.stats else { continue };
@@ -52,6 +68,12 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
             crate::ident::quote(&table.schema),
             crate::ident::quote(&table.name)
         );
+        // Per-table storage parameters override the server's settings.
+        let table_number =
+            |option: &str| table_option(table, option).and_then(|v| v.trim().parse::<f64>().ok());
+        let scale = table_number("autovacuum_vacuum_scale_factor").unwrap_or(server_scale);
+        let threshold = table_number("autovacuum_vacuum_threshold").unwrap_or(server_threshold);
+        let table_disabled = table_option(table, "autovacuum_enabled").is_some_and(option_is_false);
         let trigger = threshold + scale * table.reltuples.max(0.0);
         let behind = dead as f64 > trigger;
         let last = stats
@@ -62,6 +84,38 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
             .iter()
             .map(|s| ((*s).to_string(), serde_json::json!(snapshot.setting(s))))
             .collect();
+        let autovacuum_note = if !server_autovacuum {
+            " Autovacuum is off on this server."
+        } else if table_disabled {
+            " Autovacuum is off for this table (autovacuum_enabled = false in its storage parameters)."
+        } else {
+            ""
+        };
+        let overridden: Vec<&str> = table
+            .options
+            .iter()
+            .map(String::as_str)
+            .filter(|o| o.starts_with("autovacuum_"))
+            .collect();
+        let fix = if table_disabled {
+            format!(
+                "ALTER TABLE {name} RESET (autovacuum_enabled); then VACUUM (VERBOSE) {name}; \
+                 a table that is written to needs autovacuum, if only to keep its statistics and \
+                 visibility map current and to prevent transaction ID wraparound."
+            )
+        } else {
+            format!(
+                "VACUUM (VERBOSE) {name}; then look at {}{} and at long transactions \
+                 (pg_stat_activity.backend_xmin) that keep dead rows from being removed. A busy \
+                 table may need ALTER TABLE {name} SET (autovacuum_vacuum_scale_factor = 0.02).",
+                SETTINGS.join(", "),
+                if overridden.is_empty() {
+                    String::new()
+                } else {
+                    format!(", the table's own {}", overridden.join(", "))
+                }
+            )
+        };
         findings.push(Finding {
             rule: RULE.into(),
             severity: if ratio >= 0.5 { Severity::High } else { Severity::Medium },
@@ -70,25 +124,23 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
             title: format!("{name}: {:.0}% of rows are dead ({dead})", ratio * 100.0),
             detail: format!(
                 "{dead} dead rows against {} live. Autovacuum should start at about {trigger:.0} \
-                 dead rows (threshold {threshold} + scale factor {scale} × {:.0} rows){}; last vacuum: \
-                 {}, {} autovacuums since the statistics were reset.{}",
+                 dead rows (threshold {threshold} + scale factor {scale} × {:.0} rows{}){}; last vacuum: \
+                 {}, {} autovacuums since the statistics were reset.{autovacuum_note}",
                 stats.n_live_tup,
                 table.reltuples.max(0.0),
+                if overridden.iter().any(|o| {
+                    o.starts_with("autovacuum_vacuum_scale_factor=")
+                        || o.starts_with("autovacuum_vacuum_threshold=")
+                }) {
+                    ", with the table's own settings"
+                } else {
+                    ""
+                },
                 if behind { ", so it is behind" } else { "" },
                 last.unwrap_or("never"),
                 stats.autovacuum_count,
-                if autovacuum_on {
-                    ""
-                } else {
-                    " autovacuum is off on this server."
-                }
             ),
-            fix: Some(format!(
-                "VACUUM (VERBOSE) {name}; then look at {} and at long transactions \
-                 (pg_stat_activity.backend_xmin) that keep dead rows from being removed. A busy \
-                 table may need ALTER TABLE {name} SET (autovacuum_vacuum_scale_factor = 0.02).",
-                SETTINGS.join(", ")
-            )),
+            fix: Some(fix),
             evidence: serde_json::json!({
                 "table": name,
                 "n_dead_tup": dead,
@@ -96,10 +148,12 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
                 "dead_ratio": ratio,
                 "autovacuum_trigger_rows": trigger,
                 "autovacuum_behind": behind,
+                "autovacuum_enabled_for_table": !table_disabled,
                 "last_autovacuum": stats.last_autovacuum,
                 "last_vacuum": stats.last_vacuum,
                 "autovacuum_count": stats.autovacuum_count,
                 "settings": settings,
+                "table_options": overridden,
             }),
         });
     }
@@ -140,6 +194,75 @@ mod tests {
                     .unwrap()
                     .contains("autovacuum_vacuum_scale_factor"));
             }
+        }
+    }
+
+    #[test]
+    fn the_tables_own_autovacuum_settings_override_the_servers() {
+        // (label, table options, expected trigger, behind, disabled)
+        let cases: [(&str, &[&str], f64, bool, bool); 5] = [
+            ("server settings", &[], 50.0 + 0.2 * 75_000.0, true, false),
+            (
+                "a lower scale factor",
+                &["autovacuum_vacuum_scale_factor=0.01"],
+                50.0 + 0.01 * 75_000.0,
+                true,
+                false,
+            ),
+            (
+                "a higher threshold and scale",
+                &[
+                    "fillfactor=90",
+                    "autovacuum_vacuum_threshold=1000",
+                    "autovacuum_vacuum_scale_factor=0.5",
+                ],
+                1000.0 + 0.5 * 75_000.0,
+                false,
+                false,
+            ),
+            (
+                "disabled",
+                &["autovacuum_enabled=false"],
+                15_050.0,
+                true,
+                true,
+            ),
+            (
+                "enabled explicitly",
+                &["autovacuum_enabled=on"],
+                15_050.0,
+                true,
+                false,
+            ),
+        ];
+        for (label, options, trigger, behind, disabled) in cases {
+            let mut snap = fixture::snapshot();
+            fixture::setting(&mut snap, "autovacuum_vacuum_scale_factor", "0.2");
+            fixture::setting(&mut snap, "autovacuum_vacuum_threshold", "50");
+            let mut t = fixture::table("events", 75_000.0, &["id"]);
+            t.stats.as_mut().unwrap().n_dead_tup = 25_000;
+            t.options = options.iter().map(|o| o.to_string()).collect();
+            snap.tables = vec![t];
+            let findings = check(&snap, &HealthOptions::default());
+            assert_eq!(findings.len(), 1, "{label}");
+            let f = &findings[0];
+            let got = f.evidence["autovacuum_trigger_rows"].as_f64().unwrap();
+            assert!((got - trigger).abs() < 1e-6, "{label}: {got} != {trigger}");
+            assert_eq!(f.evidence["autovacuum_behind"], behind, "{label}");
+            assert_eq!(
+                f.evidence["autovacuum_enabled_for_table"], !disabled,
+                "{label}"
+            );
+            let fix = f.fix.as_deref().unwrap();
+            assert_eq!(
+                fix.contains("RESET (autovacuum_enabled)"),
+                disabled,
+                "{label}: {fix}"
+            );
+            // Only the autovacuum parameters are evidence; fillfactor is not.
+            assert!(!f.evidence["table_options"]
+                .to_string()
+                .contains("fillfactor"));
         }
     }
 }

@@ -91,6 +91,7 @@ pub fn table(name: &str, rows: f64, columns: &[&str]) -> Table {
         relpages: (rows / 50.0) as i64,
         size_bytes: (rows * 100.0) as i64,
         total_size_bytes: (rows * 150.0) as i64,
+        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()

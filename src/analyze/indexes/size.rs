@@ -96,6 +96,7 @@ mod tests {
             relpages: 1000,
             size_bytes: 0,
             total_size_bytes: 0,
+            options: Vec::new(),
             columns: columns
                 .into_iter()
                 .enumerate()

@@ -22,6 +22,7 @@ fn table(name: &str, rows: f64, columns: &[ColumnSpec]) -> Table {
         relpages: (rows / 50.0) as i64,
         size_bytes: 0,
         total_size_bytes: 0,
+        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()
