@@ -1,6 +1,7 @@
 //! Offline analysis at scale: a 200-table, 5,000-statement snapshot read from
-//! JSON (as `--snapshot FILE` does) and turned into a workload, against the
-//! targets < 1 s wall time and < 100 MB peak memory. Exits 1 when one is missed.
+//! JSON (as `--snapshot FILE` does) and analyzed: query shapes, index proposals,
+//! health and anti-pattern rules, against the targets < 1 s wall time and < 100 MB
+//! peak memory. Exits 1 when one is missed.
 //!
 //! `cargo bench --bench analyze` runs it; after `--`:
 //!   --runs N              timed runs, best one reported (default 5)
@@ -11,6 +12,8 @@
 #[path = "support/workload_gen.rs"]
 mod workload_gen;
 
+use pgadvise::analyze::antipatterns::{self, AntipatternOptions};
+use pgadvise::analyze::health::{self, HealthOptions};
 use pgadvise::analyze::indexes::{self, HotStatements, TableFilter};
 use pgadvise::analyze::workload::Workload;
 use pgadvise::snapshot::Snapshot;
@@ -99,6 +102,9 @@ fn main() {
             &HotStatements::default(),
             &TableFilter::default(),
         );
+        let health = health::check(&snapshot, &workload, &advice, &HealthOptions::default());
+        let query_findings =
+            antipatterns::check(&snapshot, &workload, &AntipatternOptions::default());
         let total = run_started.elapsed();
         best_read = best_read.min(read);
         best_analyze = best_analyze.min(total - read);
@@ -110,13 +116,17 @@ fn main() {
                 .map(|p| p.estimated_size_bytes)
                 .sum();
             summary = format!(
-                "analyzed {}, skipped {} ({:?}); {} index proposals ({:.1} MB estimated), {} served by existing indexes",
+                "analyzed {}, skipped {} ({:?}); {} index proposals ({:.1} MB estimated), {} served by existing indexes; \
+                 {} health findings ({} drops), {} query anti-pattern findings",
                 workload.analyzed(),
                 workload.skipped(),
                 workload.skip_reasons(),
                 advice.proposals.len(),
                 size as f64 / 1e6,
-                advice.served_by_existing.len()
+                advice.served_by_existing.len(),
+                health.findings.len(),
+                health.drops.len(),
+                query_findings.len()
             );
         }
     }
@@ -124,7 +134,7 @@ fn main() {
 
     println!("{summary}");
     println!(
-        "wall time, best of {}: {:.1} ms (read JSON {:.1} ms + shapes and index proposals {:.1} ms); target < {} ms",
+        "wall time, best of {}: {:.1} ms (read JSON {:.1} ms + shapes, index proposals, health and anti-pattern rules {:.1} ms); target < {} ms",
         options.runs,
         best_total.as_secs_f64() * 1e3,
         best_read.as_secs_f64() * 1e3,
