@@ -587,7 +587,9 @@ async fn offline_scan_and_bad_folders() {
     for folder in [&empty, &tmp.path().join("missing")] {
         let out = verify(folder, &s3.db.url, &[]);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("pgadvise: error:"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pgadvise: error:"), "{stderr}");
+        assert!(stderr.contains("pgadvise scan --out"), "{stderr}");
     }
     // A plan that is not JSON: exit 2 naming the file.
     std::fs::write(empty.join("x.verify.json"), "not json").unwrap();

@@ -101,7 +101,7 @@ pub enum PlanFileError {
         found: u32,
         expected: u32,
     },
-    #[error("no verification plans (*.verify.json) in {}: run `pgadvise scan --out {}` first", dir.display(), dir.display())]
+    #[error("no verification plans (*.verify.json) in {}: give the folder `pgadvise scan --out` wrote its migrations to (default migrations-out), or run `pgadvise scan --out {}` first", dir.display(), dir.display())]
     None { dir: PathBuf },
 }
 
@@ -111,6 +111,12 @@ pub fn read_plans(dir: &Path) -> Result<Vec<VerificationPlan>, PlanFileError> {
         path: dir.to_path_buf(),
         source,
     };
+    if !dir.is_dir() {
+        // A missing folder is the common mistake: the same advice as an empty one.
+        return Err(PlanFileError::None {
+            dir: dir.to_path_buf(),
+        });
+    }
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
