@@ -103,8 +103,12 @@ fn main() {
             &TableFilter::default(),
         );
         let health = health::check(&snapshot, &workload, &advice, &HealthOptions::default());
-        let query_findings =
-            antipatterns::check(&snapshot, &workload, &AntipatternOptions::default());
+        let query_findings = antipatterns::check(
+            &snapshot,
+            &workload,
+            &advice.proposals,
+            &AntipatternOptions::default(),
+        );
         let total = run_started.elapsed();
         best_read = best_read.min(read);
         best_analyze = best_analyze.min(total - read);

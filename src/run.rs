@@ -493,6 +493,7 @@ pub async fn analyze_scan(
     let query_findings = antipatterns::check(
         &snapshot,
         &workload,
+        &advice.proposals,
         &AntipatternOptions {
             tables: table_filter.clone(),
             ..AntipatternOptions::default()

@@ -57,20 +57,29 @@ pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
             if matched {
                 continue;
             }
-            let fix =
-                match &date_column {
-                    Some(column) => format!(
+            // An expression index the advisor proposes (and verified) for it.
+            let proposed = context.proposals.iter().find(|proposal| {
+                proposal.table == access.table.to_string()
+                    && proposal.columns.iter().any(|c| {
+                        normalize_sql(c.strip_suffix(" DESC").unwrap_or(c)) == normalize_sql(sql)
+                    })
+            });
+            let fix = match (proposed, &date_column) {
+                (Some(proposal), _) => format!("The proposed index serves it: {}", proposal.ddl),
+                (None, Some(column)) => format!(
                     "Filter on the bare column so its index applies: {c} >= $1::date AND {c} < \
                      $1::date + 1 (mind the session time zone for timestamptz).",
                     c = quote(column)
                 ),
-                    None => format!(
+                (None, None) => {
+                    format!(
                     "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (({sql})); (the function \
                      must be IMMUTABLE), or compare the bare column.",
                     quote(&format!("{}_{}_expr_idx", access.table.name, columns.join("_"))),
                     access.table
-                ),
-                };
+                )
+                }
+            };
             findings.push(statement_finding(
                 RULE,
                 Severity::Medium,
@@ -88,6 +97,7 @@ pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
                         "table": access.table.to_string(),
                         "expression": sql,
                         "columns": columns,
+                        "proposed_index": proposed.map(|p| p.name.clone()),
                     }),
                 },
             ));
@@ -99,7 +109,7 @@ pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::antipatterns::testing::run;
+    use crate::analyze::antipatterns::testing::{run, run_advised};
     use crate::analyze::health::fixture;
 
     #[test]
@@ -170,5 +180,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_fix_is_the_advisors_expression_index_when_it_proposes_one() {
+        let users = || {
+            vec![fixture::table(
+                "users",
+                100_000.0,
+                &["id", "email:text", "created_at:timestamp with time zone"],
+            )]
+        };
+        let query = "SELECT * FROM users WHERE lower(email) = $1";
+        let findings = run_advised(check, users(), vec![], query, true);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let fix = findings[0].fix.as_deref().unwrap();
+        assert!(
+            fix.starts_with(
+                "The proposed index serves it: CREATE INDEX CONCURRENTLY IF NOT EXISTS"
+            ),
+            "{fix}"
+        );
+        assert!(fix.contains("lower(email)"), "{fix}");
+        let name = findings[0].evidence["details"]["proposed_index"]
+            .as_str()
+            .unwrap();
+        assert!(fix.contains(name), "{fix}");
+        // Without the proposal (rejected by verification, say), a DDL of its own.
+        let findings = run(check, users(), vec![], query);
+        assert!(findings[0].evidence["details"]["proposed_index"].is_null());
+        assert!(findings[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("(the function must be IMMUTABLE)"));
     }
 }

@@ -18,7 +18,7 @@ pub mod offset_pagination;
 pub mod select_star_wide_table;
 
 use crate::analyze::finding::{Finding, Severity};
-use crate::analyze::indexes::TableFilter;
+use crate::analyze::indexes::{IndexProposal, TableFilter};
 use crate::analyze::queries::TableAccess;
 use crate::analyze::workload::{AnalyzedStatement, Workload};
 use crate::snapshot::{Snapshot, Table};
@@ -62,6 +62,9 @@ pub struct HotStatement<'a> {
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub options: &'a AntipatternOptions,
+    /// The index advisor's proposals (after verification): a rule whose fix is
+    /// an index points at the proposed one rather than inventing another.
+    pub proposals: &'a [IndexProposal],
 }
 
 impl Context<'_> {
@@ -121,9 +124,14 @@ pub fn hot_statements<'a>(
 pub fn check(
     snapshot: &Snapshot,
     workload: &Workload,
+    proposals: &[IndexProposal],
     options: &AntipatternOptions,
 ) -> Vec<Finding> {
-    let context = Context { snapshot, options };
+    let context = Context {
+        snapshot,
+        options,
+        proposals,
+    };
     let rules: [fn(&Context, &HotStatement) -> Vec<Finding>; 8] = [
         offset_pagination::check,
         limit_without_order_by::check,
@@ -223,6 +231,18 @@ pub(crate) mod testing {
         indexes: Vec<Index>,
         query: &str,
     ) -> Vec<Finding> {
+        run_advised(rule, tables, indexes, query, false)
+    }
+
+    /// As [`run`]; with `advised`, the index advisor's heuristic proposals for
+    /// the statement are in the context, as in a scan.
+    pub fn run_advised(
+        rule: fn(&Context, &HotStatement) -> Vec<Finding>,
+        tables: Vec<Table>,
+        indexes: Vec<Index>,
+        query: &str,
+        advised: bool,
+    ) -> Vec<Finding> {
         let mut snap = fixture::snapshot();
         snap.tables = tables;
         snap.indexes = indexes;
@@ -235,9 +255,21 @@ pub(crate) mod testing {
             workload.skipped.first().map(|s| &s.reason)
         );
         let options = AntipatternOptions::default();
+        let proposals = if advised {
+            crate::analyze::indexes::propose(
+                &snap,
+                &workload,
+                &crate::analyze::indexes::HotStatements::default(),
+                &TableFilter::default(),
+            )
+            .proposals
+        } else {
+            Vec::new()
+        };
         let context = Context {
             snapshot: &snap,
             options: &options,
+            proposals: &proposals,
         };
         hot_statements(&snap, &workload, &options)
             .iter()
