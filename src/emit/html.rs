@@ -5,7 +5,7 @@
 //! formatted here, so the page and the text output say the same thing.
 
 use super::report::ScanReport;
-use super::text::{bytes, millis};
+use super::text::{bytes, millis, sql_script};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::ServedByExisting;
 use crate::analyze::pool::PoolVerdict;
@@ -295,15 +295,6 @@ pub fn view(
 }
 
 fn drop_view(d: &crate::analyze::health::DropProposal) -> DropView {
-    let statement = |sql: &str| format!("{};", sql.trim().trim_end_matches(';'));
-    let (up, down) = if d.rebuild {
-        (
-            format!("{}\n{}", statement(&d.drop_sql), statement(&d.recreate_sql)),
-            String::new(),
-        )
-    } else {
-        (statement(&d.drop_sql), statement(&d.recreate_sql))
-    };
     DropView {
         index: d.index.clone(),
         table: d.table.clone(),
@@ -311,8 +302,8 @@ fn drop_view(d: &crate::analyze::health::DropProposal) -> DropView {
         size: bytes(d.size_bytes),
         reason: d.reason.clone(),
         rebuild: d.rebuild,
-        up,
-        down,
+        up: sql_script(&d.up()),
+        down: sql_script(&d.down()),
     }
 }
 

@@ -6,7 +6,7 @@
 //! refers to each by its index name, which every format puts in the file name.
 
 use super::report::ScanReport;
-use super::text::{bytes, millis};
+use super::text::{bytes, millis, sql_script};
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
@@ -167,16 +167,7 @@ fn render_drops(out: &mut String, report: &ScanReport, migrations_dir: &str) {
             bytes(d.size_bytes),
             d.reason
         );
-        let up = if d.rebuild {
-            format!(
-                "{};\n{};",
-                d.drop_sql.trim_end_matches(';'),
-                d.recreate_sql.trim_end_matches(';')
-            )
-        } else {
-            format!("{};", d.drop_sql.trim_end_matches(';'))
-        };
-        let _ = writeln!(out, "```sql\n{up}\n```\n");
+        let _ = writeln!(out, "```sql\n{}\n```\n", sql_script(&d.up()));
         if d.rebuild {
             let _ = writeln!(
                 out,
@@ -185,8 +176,8 @@ fn render_drops(out: &mut String, report: &ScanReport, migrations_dir: &str) {
         } else {
             let _ = writeln!(
                 out,
-                "Rollback (the down migration builds it again, concurrently):\n\n```sql\n{};\n```",
-                d.recreate_sql.trim_end_matches(';')
+                "Rollback (the down migration builds it again, concurrently):\n\n```sql\n{}\n```",
+                sql_script(&d.down())
             );
         }
     }

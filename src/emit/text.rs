@@ -438,9 +438,36 @@ pub fn verify_section(checks: &[crate::verify::deployed::IndexCheck]) -> String 
     out
 }
 
+/// Statements as a script: one per line, each ending in exactly one `;`.
+pub fn sql_script(statements: &[&str]) -> String {
+    statements
+        .iter()
+        .map(|s| format!("{};", s.trim().trim_end_matches(';').trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sql_scripts_end_every_statement_once() {
+        let cases: [(&[&str], &str); 3] = [
+            (&[], ""),
+            (&["DROP INDEX CONCURRENTLY x"], "DROP INDEX CONCURRENTLY x;"),
+            (
+                &[
+                    "DROP INDEX CONCURRENTLY x; ",
+                    "  CREATE INDEX CONCURRENTLY x ON t (a);;",
+                ],
+                "DROP INDEX CONCURRENTLY x;\nCREATE INDEX CONCURRENTLY x ON t (a);",
+            ),
+        ];
+        for (statements, expected) in cases {
+            assert_eq!(sql_script(statements), expected, "{statements:?}");
+        }
+    }
 
     #[test]
     fn sizes_and_times_read_naturally() {

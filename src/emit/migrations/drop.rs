@@ -8,31 +8,27 @@ use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::render::slug;
 use crate::emit::text::bytes;
 
+fn verb(drop: &DropProposal) -> &'static str {
+    if drop.rebuild {
+        "rebuild"
+    } else {
+        "drop"
+    }
+}
+
 /// The migration's name, which its files carry: `drop_<index>`, or
 /// `rebuild_<index>` for an invalid one.
 pub fn migration_name(drop: &DropProposal) -> String {
     let index = drop.index.rsplit('.').next().unwrap_or(&drop.index);
-    let verb = if drop.rebuild { "rebuild" } else { "drop" };
-    format!("{verb}_{}", slug(index))
+    format!("{}_{}", verb(drop), slug(index))
 }
 
 /// The migration for `drop`. Its statements come from the health rule, which
 /// quoted every identifier; they are sent one at a time, outside a transaction.
 pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migration {
     let statement = |sql: &str| Step::Sql(sql.trim().trim_end_matches(';').to_string());
-    let (verb, up, down) = if drop.rebuild {
-        (
-            "rebuild",
-            vec![statement(&drop.drop_sql), statement(&drop.recreate_sql)],
-            Vec::new(),
-        )
-    } else {
-        (
-            "drop",
-            vec![statement(&drop.drop_sql)],
-            vec![statement(&drop.recreate_sql)],
-        )
-    };
+    let up: Vec<Step> = drop.up().into_iter().map(statement).collect();
+    let down: Vec<Step> = drop.down().into_iter().map(statement).collect();
     let mut header = vec![
         format!(
             "{} index {} on {} ({}, {}).",
@@ -64,7 +60,7 @@ pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migrat
         );
     }
     Migration {
-        id: format!("{verb}_index {}", drop.index),
+        id: format!("{}_index {}", verb(drop), drop.index),
         name: migration_name(drop),
         header,
         up,
