@@ -201,7 +201,9 @@ pub struct MigrationArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "out")]
     pub migration_lock_timeout: Duration,
 
-    /// Replace migrations already in the folder (and files in the way) instead of keeping them.
+    /// Replace migrations already in the folder (and files in the way) instead of keeping them,
+    /// under a new timestamp. Only for migrations not yet applied anywhere: runners that
+    /// record applied migrations (sqlx, Flyway, Liquibase) refuse changed or missing ones.
     #[arg(long, requires = "out")]
     pub force: bool,
 }
