@@ -2,8 +2,8 @@
 //! EXISTS`, with the index's own definition rebuilt concurrently as the down
 //! migration; for an INVALID index, drop then build again (nothing to undo).
 
-use super::index::{duration_setting, MigrationOptions};
-use super::{Migration, SessionSetting, Step};
+use super::index::{build_settings, MigrationOptions};
+use super::{Migration, Step};
 use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::render::slug;
 use crate::emit::text::bytes;
@@ -65,16 +65,7 @@ pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migrat
         header,
         up,
         down,
-        settings: vec![
-            SessionSetting {
-                name: "lock_timeout".to_string(),
-                value: duration_setting(options.lock_timeout),
-            },
-            SessionSetting {
-                name: "statement_timeout".to_string(),
-                value: "0".to_string(),
-            },
-        ],
+        settings: build_settings(options),
         statements_run_alone: true,
     }
 }

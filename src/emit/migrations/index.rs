@@ -27,6 +27,22 @@ impl Default for MigrationOptions {
     }
 }
 
+/// The session settings of a migration that builds or drops an index
+/// concurrently: a bounded wait for its lock, and explicitly no statement
+/// timeout, so a role's statement_timeout cannot cut a long build short.
+pub fn build_settings(options: &MigrationOptions) -> Vec<SessionSetting> {
+    vec![
+        SessionSetting {
+            name: "lock_timeout".to_string(),
+            value: duration_setting(options.lock_timeout),
+        },
+        SessionSetting {
+            name: "statement_timeout".to_string(),
+            value: "0".to_string(),
+        },
+    ]
+}
+
 /// `'5s'`, `'1500ms'`: a setting value PostgreSQL reads in its own units.
 pub fn duration_setting(d: Duration) -> String {
     let ms = d.as_millis().max(1);
@@ -177,17 +193,7 @@ pub fn index_migration(
         ),
         up,
         down,
-        settings: vec![
-            SessionSetting {
-                name: "lock_timeout".to_string(),
-                value: duration_setting(options.lock_timeout),
-            },
-            // Explicitly none: a role's statement_timeout must not cut a long build short.
-            SessionSetting {
-                name: "statement_timeout".to_string(),
-                value: "0".to_string(),
-            },
-        ],
+        settings: build_settings(options),
         statements_run_alone: true,
     };
     (migration, partitions)
