@@ -583,6 +583,9 @@ fn render_stdout(
     audit_verdict: Option<(&audit::AuditVerdict, Severity)>,
 ) -> String {
     let report = &outcome.report;
+    // The machine formats point findings at their migration files (a folder read).
+    let migration_files =
+        || audit::migration_files(migrations, &report.indexes, &report.drops, &report.findings);
     match format {
         OutputFormat::Text => {
             let mut text = format!(
@@ -610,24 +613,14 @@ fn render_stdout(
         }
         OutputFormat::Json => format!("{}\n", report.to_json()),
         OutputFormat::Sarif => {
-            let files = audit::migration_files(
-                migrations,
-                &report.indexes,
-                &report.drops,
-                &report.findings,
-            );
+            let files = migration_files();
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&sarif::to_sarif(report, &files)).unwrap_or_default()
             )
         }
         OutputFormat::Github => {
-            let files = audit::migration_files(
-                migrations,
-                &report.indexes,
-                &report.drops,
-                &report.findings,
-            );
+            let files = migration_files();
             // In an audit, annotate what is new; a scan annotates everything.
             match audit_verdict {
                 Some((verdict, _)) => github::annotations(&verdict.new, &files),

@@ -71,8 +71,10 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
         // Per-table storage parameters override the server's settings.
         let table_number =
             |option: &str| table_option(table, option).and_then(|v| v.trim().parse::<f64>().ok());
-        let scale = table_number("autovacuum_vacuum_scale_factor").unwrap_or(server_scale);
-        let threshold = table_number("autovacuum_vacuum_threshold").unwrap_or(server_threshold);
+        let table_scale = table_number("autovacuum_vacuum_scale_factor");
+        let table_threshold = table_number("autovacuum_vacuum_threshold");
+        let scale = table_scale.unwrap_or(server_scale);
+        let threshold = table_threshold.unwrap_or(server_threshold);
         let table_disabled = table_option(table, "autovacuum_enabled").is_some_and(option_is_false);
         let trigger = threshold + scale * table.reltuples.max(0.0);
         let behind = dead as f64 > trigger;
@@ -128,10 +130,7 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
                  {}, {} autovacuums since the statistics were reset.{autovacuum_note}",
                 stats.n_live_tup,
                 table.reltuples.max(0.0),
-                if overridden.iter().any(|o| {
-                    o.starts_with("autovacuum_vacuum_scale_factor=")
-                        || o.starts_with("autovacuum_vacuum_threshold=")
-                }) {
+                if table_scale.is_some() || table_threshold.is_some() {
                     ", with the table's own settings"
                 } else {
                     ""
