@@ -243,9 +243,20 @@ pub struct AdvisorArgs {
     #[arg(long = "exclude-table", value_name = "TABLE")]
     pub exclude_tables: Vec<String>,
 
-    /// Keep a verified index only if it cuts one of its statements' cost by this many percent.
-    #[arg(long, value_name = "PERCENT", default_value_t = 50.0, value_parser = parse_percent)]
+    /// Keep an index only if, given the rest of the verified set, it cuts the
+    /// cost of the statements it serves by this many percent (and pays its
+    /// upkeep on writes).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0, value_parser = parse_percent)]
     pub min_cost_savings: f64,
+
+    /// Cap the total size of the proposed set (e.g. 500MB, 2GB; hypopg's estimate).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub budget: Option<i64>,
+
+    /// Propose at most this many new indexes on one table.
+    #[arg(long, value_name = "N", default_value_t = crate::verify::select::DEFAULT_MAX_INDEXES_PER_TABLE,
+          value_parser = parse_positive)]
+    pub max_indexes_per_table: usize,
 
     /// Do not verify proposals with hypopg (they are reported as unverified).
     #[arg(long)]
@@ -254,6 +265,44 @@ pub struct AdvisorArgs {
     /// Also propose drops of indexes never scanned since the statistics were reset.
     #[arg(long)]
     pub drop_unused: bool,
+}
+
+/// A whole number of at least 1.
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a whole number of at least 1")),
+    }
+}
+
+/// A size in bytes: a number with an optional unit, `kB`, `MB`, `GB` or `TB`
+/// (powers of 1024, as PostgreSQL counts them), e.g. `500MB`, `1.5 GB`.
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size such as 500MB or 2GB"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1024.0,
+        "mb" | "m" => 1024.0 * 1024.0,
+        "gb" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "tb" | "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "'{other}' in '{text}' is not a unit (kB, MB, GB or TB)"
+            ))
+        }
+    };
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > i64::MAX as f64 {
+        return Err(format!("'{text}' is not a size above zero"));
+    }
+    Ok(bytes as i64)
 }
 
 /// A percentage from 0 to 100, with or without `%`.

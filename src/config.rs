@@ -7,7 +7,8 @@
 //! ```toml
 //! quiet = false
 //! [connection]   connect_timeout, statement_timeout, lock_timeout
-//! [advisor]      top, min_calls, min_total_time, min_mean_time, min_cost_savings,
+//! [advisor]      top, min_calls, min_total_time, min_mean_time, min_cost_savings, budget,
+//!                max_indexes_per_table,
 //!                verify, queries, queries_file, include_tables, exclude_tables, drop_unused
 //! [output]       format, report, pr_body, save_snapshot
 //! [audit]        fail_on, baseline, write_baseline
@@ -79,6 +80,9 @@ pub struct AdvisorSettings {
     pub min_total_time: Option<String>,
     pub min_mean_time: Option<String>,
     pub min_cost_savings: Option<f64>,
+    /// `--budget`: total size of the proposed set, e.g. `500MB`.
+    pub budget: Option<String>,
+    pub max_indexes_per_table: Option<usize>,
     /// `false` is `--no-verify`.
     pub verify: Option<bool>,
     #[serde(default)]
@@ -232,6 +236,12 @@ impl Config {
             if let Some(v) = value {
                 crate::cli::parse_duration(v).map_err(|e| format!("{key}: {e}"))?;
             }
+        }
+        if let Some(b) = &config.advisor.budget {
+            crate::cli::parse_size(b).map_err(|e| format!("[advisor] budget: {e}"))?;
+        }
+        if config.advisor.max_indexes_per_table == Some(0) {
+            return Err("[advisor] max_indexes_per_table: at least 1".into());
         }
         if let Some(p) = config.advisor.min_cost_savings {
             if !(0.0..=100.0).contains(&p) {
@@ -425,6 +435,18 @@ impl Config {
         }
         if let (false, Some(v)) = (explicit.given("min_cost_savings"), a.min_cost_savings) {
             adv.min_cost_savings = v;
+        }
+        if !explicit.given("budget") && adv.budget.is_none() {
+            adv.budget = a
+                .budget
+                .as_deref()
+                .and_then(|b| crate::cli::parse_size(b).ok());
+        }
+        if let (false, Some(v)) = (
+            explicit.given("max_indexes_per_table"),
+            a.max_indexes_per_table,
+        ) {
+            adv.max_indexes_per_table = v;
         }
         if let (false, Some(verify)) = (explicit.given("no_verify"), a.verify) {
             adv.no_verify = !verify;

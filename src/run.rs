@@ -3,7 +3,8 @@
 use crate::analyze::antipatterns::{self, AntipatternOptions};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::health::{self, HealthOptions};
-use crate::analyze::indexes::{self, HotStatements, IndexAdvice, TableFilter};
+use crate::analyze::indexes::space::{candidate_space, CandidateSpace};
+use crate::analyze::indexes::{self, HotStatements, IndexAdvice, IndexProposal, TableFilter};
 use crate::analyze::pool::{self, PoolOptions};
 use crate::analyze::queries::split_statements;
 use crate::analyze::workload::Workload;
@@ -24,7 +25,8 @@ use crate::emit::report::ScanReport;
 use crate::emit::{github, html, pr_body, sarif, text, write_atomically};
 use crate::snapshot::{Snapshot, SnapshotError, Statement};
 use crate::verify::deployed::{self, PlanFileError};
-use crate::verify::proposals::{verify_proposals, VerifyReport};
+use crate::verify::proposals::VerifyReport;
+use crate::verify::select::{select, SelectOptions, Selection};
 use crate::verify::{VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -432,26 +434,32 @@ pub async fn analyze_scan(
         include: args.advisor.include_tables.clone(),
         exclude: args.advisor.exclude_tables.clone(),
     };
-    let mut advice = indexes::propose(
-        &snapshot,
-        &workload,
-        &HotStatements {
-            top: args.advisor.top,
-            min_calls: args.advisor.min_calls,
-            min_total_time_ms: args
-                .advisor
-                .min_total_time
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-            min_mean_time_ms: args
-                .advisor
-                .min_mean_time
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        },
-        &table_filter,
-    );
+    let hot = HotStatements {
+        top: args.advisor.top,
+        min_calls: args.advisor.min_calls,
+        min_total_time_ms: args
+            .advisor
+            .min_total_time
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        min_mean_time_ms: args
+            .advisor
+            .min_mean_time
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    };
+    let mut advice = indexes::propose(&snapshot, &workload, &hot, &table_filter);
     let verification = match &spec {
         Some(spec) if !args.advisor.no_verify && !advice.proposals.is_empty() => {
-            verify_live(spec, args, &snapshot, &workload, &mut advice, diagnostics).await?
+            let space = candidate_space(&snapshot, &workload, &hot, &table_filter);
+            verify_live(
+                spec,
+                args,
+                &snapshot,
+                &workload,
+                space,
+                &mut advice,
+                diagnostics,
+            )
+            .await?
         }
         _ => None,
     };
@@ -772,14 +780,16 @@ async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, 
     Ok(exit::SUCCESS)
 }
 
-/// Verifies the proposals with hypopg on a second, pinned session. Without
-/// hypopg the proposals stay unverified (the snapshot's warning says how to
-/// install it); a failure mid-way is a warning, not a lost report.
+/// Chooses the verified set with hypopg on a second, pinned session, from
+/// the candidate space of the workload. Without hypopg the heuristic
+/// proposals stay, unverified (the snapshot's warning says how to install
+/// it); a failure mid-way is a warning, not a lost report.
 async fn verify_live(
     spec: &ConnectionSpec,
     args: &ScanArgs,
     snapshot: &Snapshot,
     workload: &Workload<'_>,
+    space: CandidateSpace,
     advice: &mut IndexAdvice,
     diagnostics: &Diagnostics,
 ) -> Result<Option<VerifyReport>, RunError> {
@@ -799,16 +809,27 @@ async fn verify_live(
         }
     };
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
-    let min_savings = args.advisor.min_cost_savings / 100.0;
-    let unverified = advice.clone();
+    let select_options = SelectOptions {
+        min_savings: args.advisor.min_cost_savings / 100.0,
+        budget_bytes: args.advisor.budget,
+        max_indexes_per_table: args.advisor.max_indexes_per_table,
+    };
     let spinner = diagnostics.spinner(&format!(
-        "verifying {} index proposal(s) with hypothetical indexes",
-        advice.proposals.len()
+        "choosing among {} candidate index(es) with hypothetical indexes",
+        space.candidates.len()
     ));
-    let verified = verify_proposals(&whatif, advice, &statements, min_savings).await;
+    let selected = select(
+        &whatif,
+        snapshot,
+        space,
+        &statements,
+        &advice.proposals,
+        &select_options,
+    )
+    .await;
     spinner.finish_and_clear();
-    match verified {
-        Ok(report) => {
+    match selected {
+        Ok(Selection { chosen, report }) => {
             let _ = whatif.close().await;
             if let Some((_, reason)) = report.unplannable.first() {
                 diagnostics.warn(&format!(
@@ -817,10 +838,20 @@ async fn verify_live(
                     report.unplannable.len()
                 ));
             }
+            // A heuristic proposal none of whose statements planned (e.g. the
+            // role may not read the table): nothing speaks against it, so it
+            // stays, unverified.
+            let planned = |id: &i64| !report.unplannable.iter().any(|(u, _)| u == id);
+            let unverified: Vec<IndexProposal> = advice
+                .proposals
+                .drain(..)
+                .filter(|p| !p.queryids.iter().any(planned))
+                .collect();
+            advice.proposals = chosen;
+            advice.proposals.extend(unverified);
             Ok(Some(report))
         }
         Err(e) => {
-            *advice = unverified;
             diagnostics.warn(&format!(
                 "verification stopped, index proposals are unverified: {e}"
             ));

@@ -203,6 +203,9 @@ fn millis(d: Duration) -> u128 {
 /// Makes the session safe to point at production: read-only, bounded in time,
 /// and immune to a hostile search_path.
 async fn configure_session(client: &Client, options: &CollectOptions) -> Result<(), CollectError> {
+    untrack_session(client)
+        .await
+        .map_err(|e| CollectError::query("configuring the read-only session", e))?;
     // One statement per message: pg_stat_statements records each statement of a
     // multi-statement string without the leading tag.
     let settings = [
@@ -219,6 +222,30 @@ async fn configure_session(client: &Client, options: &CollectOptions) -> Result<
             .batch_execute(&format!("SET {SQL_TAG} {sql}"))
             .await
             .map_err(|e| CollectError::query("configuring the read-only session", e))?;
+    }
+    Ok(())
+}
+
+/// Stops pg_stat_statements from recording this session's own statements,
+/// where the role may (`pg_stat_statements.track` is superuser-only): the
+/// statistics pgadvise reads are other tools' data too, and every entry it
+/// adds can evict one of the workload's. Elsewhere pgadvise's statements are
+/// recorded, each text always the same, so repeated scans add no new entries.
+/// The first statement of a session, so none before it is recorded.
+pub(crate) async fn untrack_session(client: &Client) -> Result<(), tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT {SQL_TAG} current_setting('is_superuser') = 'on' \
+                 AND EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = 'pg_stat_statements.track')"
+            ),
+            &[],
+        )
+        .await?;
+    if row.get::<_, bool>(0) {
+        client
+            .batch_execute(&format!("SET {SQL_TAG} pg_stat_statements.track = none"))
+            .await?;
     }
     Ok(())
 }

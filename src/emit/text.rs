@@ -237,11 +237,35 @@ pub fn index_table(
                 (1.0 - v.workload_cost_after / v.workload_cost_before) * 100.0
             );
         }
-        for r in &v.rejected {
+        for r in v.rejected.iter().take(LISTED) {
             let _ = writeln!(
                 out,
                 "    not proposed after verification: {} ({})",
                 r.name, r.reason
+            );
+        }
+        if v.rejected.len() > LISTED {
+            let _ = writeln!(
+                out,
+                "    ... and {} more not proposed after verification (--format json lists them)",
+                v.rejected.len() - LISTED
+            );
+        }
+        for l in v.left_out.iter().take(LISTED) {
+            let _ = writeln!(
+                out,
+                "    left out: {} (~{}, would save {:.0} of the workload's cost): {}",
+                l.ddl,
+                bytes(l.size_bytes),
+                l.cost_saving,
+                l.reason
+            );
+        }
+        if v.left_out.len() > LISTED {
+            let _ = writeln!(
+                out,
+                "    ... and {} more left out (--format json lists them)",
+                v.left_out.len() - LISTED
             );
         }
         if !v.unplannable.is_empty() {
@@ -263,6 +287,9 @@ pub fn index_table(
     }
     out
 }
+
+/// How many rejected or left-out candidates the text lists before summing up the rest.
+const LISTED: usize = 10;
 
 /// Health and query findings, most severe first, then the safe drops.
 pub fn findings_section(

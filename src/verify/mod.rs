@@ -22,6 +22,7 @@ pub mod deployed;
 pub mod measure;
 mod plan;
 pub mod proposals;
+pub mod select;
 pub(crate) mod statement;
 
 pub use plan::PlanSummary;
@@ -29,7 +30,6 @@ pub use plan::PlanSummary;
 use crate::analyze::queries::normalize_statement;
 use crate::collect::{db_message, failure_kind, QueryFailure, MIN_SERVER_VERSION_NUM, SQL_TAG};
 use statement::{bare_create_index, preparable, TextProblem};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Client;
@@ -187,9 +187,6 @@ pub struct WhatIf {
     /// False for a plain planning session ([`WhatIf::open_plain`]).
     has_hypopg: bool,
     server_version_num: i32,
-    /// Makes every prepared statement name unique, so concurrent (pipelined)
-    /// statements never collide and never reuse a cached plan.
-    next_statement: AtomicU64,
 }
 
 /// The `json` EXPLAIN returns, as text (tokio-postgres decodes json only with
@@ -204,6 +201,50 @@ impl<'a> FromSql<'a> for JsonText {
     fn accepts(ty: &Type) -> bool {
         *ty == Type::JSON || *ty == Type::TEXT
     }
+}
+
+/// The one prepared-statement name the what-if session uses (see [`WhatIf::plan_many`]).
+pub const PREPARED_NAME: &str = "pgadvise_whatif";
+
+/// Statements sent back to back before their answers are read.
+const PIPELINE_DEPTH: usize = 256;
+
+fn bad_output(detail: String) -> PlanError {
+    PlanError {
+        kind: PlanFailure::BadOutput,
+        detail,
+    }
+}
+
+/// Awaits every future, polling each one for the first time in the order
+/// given: tokio-postgres sends a request on its first poll, so the server
+/// receives (and runs) them in this order. `join_all` gives no such promise
+/// for long lists.
+async fn in_order<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use futures_util::future::MaybeDone;
+    use std::future::Future as _;
+    let mut pending: Vec<std::pin::Pin<Box<MaybeDone<F>>>> = futures
+        .into_iter()
+        .map(|f| Box::pin(futures_util::future::maybe_done(f)))
+        .collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for f in pending.iter_mut() {
+            if f.as_mut().poll(cx).is_pending() {
+                all_done = false;
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    pending
+        .iter_mut()
+        .filter_map(|f| f.as_mut().take_output())
+        .collect()
 }
 
 impl WhatIf {
@@ -237,7 +278,6 @@ impl WhatIf {
             hypopg: String::new(),
             has_hypopg: false,
             server_version_num,
-            next_statement: AtomicU64::new(0),
         })
     }
 
@@ -278,7 +318,6 @@ impl WhatIf {
             has_hypopg: true,
             hypopg: format!("{}.", crate::ident::quote(&schema)),
             server_version_num,
-            next_statement: AtomicU64::new(0),
         };
         what_if.reset().await?;
         Ok(what_if)
@@ -296,6 +335,9 @@ async fn configure_session(
             version_num: server_version_num,
         });
     }
+    crate::collect::untrack_session(&client)
+        .await
+        .map_err(|e| VerifyError::query("configuring the what-if session", &e))?;
     let millis = |d: Duration| d.as_millis().max(1);
     let settings = [
         "default_transaction_read_only = on".to_string(),
@@ -324,71 +366,94 @@ impl WhatIf {
     /// exist now. pg_stat_statements' typed literals (`interval $1`) are
     /// rewritten to casts first.
     pub async fn plan(&self, sql: &str) -> Result<PlanSummary, PlanError> {
-        let normalized = normalize_statement(sql);
-        let text = preparable(&normalized).map_err(|problem| PlanError {
-            kind: PlanFailure::NotOneStatement,
-            detail: match problem {
-                TextProblem::Empty => "the text holds no statement".to_string(),
-                TextProblem::MultipleStatements => {
-                    "the text holds more than one statement".to_string()
-                }
-                TextProblem::BadParameter(p) => format!("parameter {p} is out of range"),
-            },
-        })?;
-        let name = format!(
-            "pgadvise_whatif_{}",
-            self.next_statement.fetch_add(1, Ordering::Relaxed)
-        );
-        // query_typed: Parse+Bind+Execute+Sync in one message, one round trip,
-        // and the extended protocol refuses a second command hidden in the text.
-        self.client
-            .query_typed(&format!("PREPARE {SQL_TAG} {name} AS {}", text.sql), &[])
+        self.plan_many(&[sql])
             .await
-            .map_err(|e| PlanError::from_server(&e))?;
-        let arguments = if text.parameter_count == 0 {
-            String::new()
-        } else {
-            format!("({})", vec!["NULL"; text.parameter_count].join(", "))
-        };
-        let explained = self
-            .client
-            .query_typed(
-                &format!("EXPLAIN {SQL_TAG} (FORMAT JSON) EXECUTE {name}{arguments}"),
-                &[],
-            )
-            .await;
-        // A failed DEALLOCATE leaves a statement nobody will execute again
-        // (names are never reused; close() drops it): the plan still stands.
-        let _ = self
-            .client
-            .query_typed(&format!("DEALLOCATE {SQL_TAG} {name}"), &[])
-            .await;
-        let rows = explained.map_err(|e| PlanError::from_server(&e))?;
-        let json = rows
-            .first()
-            .map(|row| row.try_get::<_, JsonText>(0))
-            .transpose()
-            .map_err(|e| PlanError {
-                kind: PlanFailure::BadOutput,
-                detail: e.to_string(),
-            })?
-            .ok_or_else(|| PlanError {
-                kind: PlanFailure::BadOutput,
-                detail: "EXPLAIN returned no row".to_string(),
-            })?;
-        plan::summarize(&json.0).map_err(|detail| PlanError {
-            kind: PlanFailure::BadOutput,
-            detail,
-        })
+            .pop()
+            .unwrap_or_else(|| Err(bad_output("no plan came back".to_string())))
     }
 
-    /// [`WhatIf::plan`] for many statements, pipelined on the one connection:
-    /// all futures are polled together, so tokio-postgres sends each request
-    /// without waiting for the previous statement's answers. Results come back
-    /// in the order of `sqls`; one failure does not affect the others (each
-    /// request ends in its own Sync, outside any transaction block).
+    /// [`WhatIf::plan`] for many statements, pipelined on the one connection.
+    /// Results come back in the order of `sqls`; one failure does not affect
+    /// the others (each request ends in its own Sync, outside any transaction
+    /// block).
+    ///
+    /// Every statement is prepared under the same name, [`PREPARED_NAME`]:
+    /// `PREPARE`, `EXPLAIN ... EXECUTE`, `DEALLOCATE`, in that order, sent
+    /// back to back. The server runs them in the order they were sent, so
+    /// each EXPLAIN sees its own statement, freshly planned (no cached plan
+    /// can hide a hypothetical index), and pg_stat_statements, which keys
+    /// `EXPLAIN` by its text, sees one entry per parameter count instead of
+    /// one per statement.
     pub async fn plan_many(&self, sqls: &[&str]) -> Vec<Result<PlanSummary, PlanError>> {
-        futures_util::future::join_all(sqls.iter().map(|sql| self.plan(sql))).await
+        let mut results = Vec::with_capacity(sqls.len());
+        for chunk in sqls.chunks(PIPELINE_DEPTH) {
+            results.extend(self.plan_chunk(chunk).await);
+        }
+        results
+    }
+
+    async fn plan_chunk(&self, sqls: &[&str]) -> Vec<Result<PlanSummary, PlanError>> {
+        let texts: Vec<Result<statement::PreparedText, PlanError>> = sqls
+            .iter()
+            .map(|sql| {
+                preparable(&normalize_statement(sql)).map_err(|problem| PlanError {
+                    kind: PlanFailure::NotOneStatement,
+                    detail: match problem {
+                        TextProblem::Empty => "the text holds no statement".to_string(),
+                        TextProblem::MultipleStatements => {
+                            "the text holds more than one statement".to_string()
+                        }
+                        TextProblem::BadParameter(p) => format!("parameter {p} is out of range"),
+                    },
+                })
+            })
+            .collect();
+        // Three requests per statement, created in order; `in_order` polls
+        // each one first in that order, which is when tokio-postgres sends it.
+        let mut requests = Vec::with_capacity(texts.len() * 3);
+        for text in texts.iter().flatten() {
+            let arguments = if text.parameter_count == 0 {
+                String::new()
+            } else {
+                format!("({})", vec!["NULL"; text.parameter_count].join(", "))
+            };
+            requests.push(format!("PREPARE {SQL_TAG} {PREPARED_NAME} AS {}", text.sql));
+            requests.push(format!(
+                "EXPLAIN {SQL_TAG} (FORMAT JSON) EXECUTE {PREPARED_NAME}{arguments}"
+            ));
+            requests.push(format!("DEALLOCATE {SQL_TAG} {PREPARED_NAME}"));
+        }
+        let answers = in_order(
+            requests
+                .iter()
+                .map(|sql| self.client.query_typed(sql, &[]))
+                .collect(),
+        )
+        .await;
+        let mut answers = answers.into_iter();
+        texts
+            .into_iter()
+            .map(|text| {
+                text?;
+                let (prepared, explained, _deallocated) =
+                    match (answers.next(), answers.next(), answers.next()) {
+                        (Some(p), Some(e), Some(d)) => (p, e, d),
+                        _ => return Err(bad_output("a pipelined answer is missing".into())),
+                    };
+                // A failed PREPARE explains why; the EXPLAIN then only says
+                // the name is unknown. A failed DEALLOCATE (after a failed
+                // PREPARE) changes nothing: the name is free either way.
+                prepared.map_err(|e| PlanError::from_server(&e))?;
+                let rows = explained.map_err(|e| PlanError::from_server(&e))?;
+                let json = rows
+                    .first()
+                    .map(|row| row.try_get::<_, JsonText>(0))
+                    .transpose()
+                    .map_err(|e| bad_output(e.to_string()))?
+                    .ok_or_else(|| bad_output("EXPLAIN returned no row".to_string()))?;
+                plan::summarize(&json.0).map_err(bad_output)
+            })
+            .collect()
     }
 
     /// Creates a hypothetical index. Accepts any `CREATE [UNIQUE] INDEX`
@@ -437,6 +502,39 @@ impl WhatIf {
             name: row.try_get(1).map_err(read)?,
             size_bytes: row.try_get(2).map_err(read)?,
         })
+    }
+
+    /// [`WhatIf::create_hypothetical`] for many definitions, pipelined.
+    pub async fn create_many(&self, sqls: &[&str]) -> Vec<Result<HypotheticalIndex, VerifyError>> {
+        let mut results = Vec::with_capacity(sqls.len());
+        for chunk in sqls.chunks(PIPELINE_DEPTH) {
+            results.extend(
+                in_order(
+                    chunk
+                        .iter()
+                        .map(|sql| self.create_hypothetical(sql))
+                        .collect(),
+                )
+                .await,
+            );
+        }
+        results
+    }
+
+    /// [`WhatIf::drop_hypothetical`] for many, pipelined.
+    pub async fn drop_many(&self, oids: &[u32]) -> Result<(), VerifyError> {
+        for chunk in oids.chunks(PIPELINE_DEPTH) {
+            in_order(
+                chunk
+                    .iter()
+                    .map(|oid| self.drop_hypothetical(*oid))
+                    .collect(),
+            )
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, VerifyError>>()?;
+        }
+        Ok(())
     }
 
     /// Drops one hypothetical index.

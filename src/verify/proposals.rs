@@ -30,6 +30,28 @@ pub struct VerifyReport {
     pub total_size_bytes: i64,
     /// Each statement a kept index serves: its generic plan without and with the kept set.
     pub plans: Vec<StatementPlans>,
+    /// Candidates that paid but did not fit (budget, indexes per table), most saving first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+    /// Distinct candidate indexes weighed.
+    pub candidates_considered: usize,
+    /// Generic plans made (EXPLAINs).
+    pub plans_made: usize,
+    /// Times hypopg ran out of oids and the session was rebuilt.
+    pub hypopg_resets: usize,
+    /// Wall time of each stage of the selection, in order (milliseconds).
+    pub timings_ms: Vec<(String, f64)>,
+}
+
+/// A candidate the selection would have added but for a limit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeftOut {
+    /// Its definition (hypopg's form; several joined by `; ` for a set that only pays together).
+    pub ddl: String,
+    pub size_bytes: i64,
+    /// Σ calls × generic-plan cost it would have saved when it was left out.
+    pub cost_saving: f64,
+    pub reason: String,
 }
 
 /// A statement's generic plan before and after the kept indexes, as EXPLAIN prints it.

@@ -249,3 +249,73 @@ fn key_text(key: &IndexKey) -> &str {
         IndexKey::Expression { sql, .. } => sql,
     }
 }
+
+/// The index that serves `access` as the inner side of a join (or a
+/// correlated `LATERAL` subquery) on `column`: the join key leads, as an
+/// equality the outer row fixes, then the access's own filters, sort and
+/// partial predicate, as for any other access.
+pub fn index_for_join(access: &TableAccess, table: &Table, column: &str) -> Option<AccessIndex> {
+    let mut filters = vec![Predicate {
+        key: IndexKey::Column(column.to_string()),
+        op: PredicateOp::Equal,
+        operand: crate::analyze::queries::Operand::Parameter {
+            index: 0,
+            cast: None,
+        },
+    }];
+    filters.extend(access.filters.iter().cloned());
+    let mut index = index_for_filters(access, &filters, table)?;
+    // The join key first whatever its statistics: the outer row fixes it.
+    if let Some(at) = index
+        .keys
+        .iter()
+        .position(|k| k.key == KeyTarget::Column(column.to_string()))
+    {
+        let key = index.keys.remove(at);
+        let role = index.roles.remove(at);
+        index.keys.insert(0, key);
+        index.roles.insert(0, role);
+    }
+    Some(index)
+}
+
+/// Equality keys of one access that become candidates alone, at most.
+const MAX_SINGLE_FORMS: usize = 4;
+
+/// Narrower forms of `index` that other statements may share: each of its
+/// equality keys alone (without the partial predicate, so any
+/// statement filtering on the column can use it), and its first two keys when
+/// it has more. Cheaper per byte, they let the selection trade a little speed
+/// on one statement for one index serving many.
+pub fn narrower_forms(index: &AccessIndex) -> Vec<AccessIndex> {
+    let mut forms = Vec::new();
+    let equalities = index
+        .roles
+        .iter()
+        .take_while(|r| **r == KeyRole::Equality)
+        .count();
+    for at in 0..equalities.min(MAX_SINGLE_FORMS) {
+        let single = AccessIndex {
+            table: index.table.clone(),
+            keys: vec![CandidateKey {
+                key: index.keys[at].key.clone(),
+                descending: false,
+                nulls_reversed: false,
+            }],
+            roles: vec![KeyRole::Equality],
+            predicates: Vec::new(),
+        };
+        if single.keys != index.keys || !index.predicates.is_empty() {
+            forms.push(single);
+        }
+    }
+    if index.keys.len() > 2 {
+        forms.push(AccessIndex {
+            table: index.table.clone(),
+            keys: index.keys[..2].to_vec(),
+            roles: index.roles[..2].to_vec(),
+            predicates: index.predicates.clone(),
+        });
+    }
+    forms
+}

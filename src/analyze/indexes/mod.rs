@@ -9,6 +9,7 @@ pub mod candidate;
 pub mod render;
 pub mod serve;
 pub mod size;
+pub mod space;
 
 use crate::analyze::workload::Workload;
 use crate::snapshot::{QualifiedName, Snapshot, Statement, Table};
@@ -95,6 +96,14 @@ pub struct IndexProposal {
     pub workload_time_ms: f64,
     /// Estimated time saved (ms): workload time x cost reduction, when verified.
     pub estimated_time_saved_ms: Option<f64>,
+    /// What the workload (Σ calls × generic-plan cost) would lose without this
+    /// index, the rest of the verified set staying: its own share of the saving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marginal_cost_saving: Option<f64>,
+    /// Other proposed indexes the same statements' plans read through: the
+    /// saving on those statements is theirs jointly (a join's two sides, an OR's branches).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub served_with: Vec<String>,
     pub reason: String,
     /// What the index costs on every write to its table, since the statistics were reset.
     pub write_cost: Option<WriteCost>,
@@ -110,6 +119,9 @@ pub struct IndexProposal {
     /// describe an index rather than run SQL: Rails, Django, Alembic).
     #[serde(skip)]
     pub key_specs: Vec<CandidateKey>,
+    /// What each key is for (equality, sort, range), for the reason text.
+    #[serde(skip)]
+    pub key_roles: Vec<KeyRole>,
     #[serde(skip)]
     pub partial: Vec<PartialPredicate>,
     /// The table, as its parts (for DDL on partitions).
@@ -175,21 +187,7 @@ pub fn propose(
     hot: &HotStatements,
     tables: &TableFilter,
 ) -> IndexAdvice {
-    // Statements given on the command line count whatever their (absent) statistics.
-    let mut hot_statements: Vec<_> = workload
-        .analyzed
-        .iter()
-        .filter(|a| a.given || hot.admits(a.statement))
-        .collect();
-    hot_statements.sort_by(|a, b| {
-        b.statement
-            .total_exec_time
-            .partial_cmp(&a.statement.total_exec_time)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.statement.queryid.cmp(&b.statement.queryid))
-    });
-    hot_statements.truncate(hot.top);
-
+    let hot_statements = hot_statements(workload, hot);
     let table_of = |name: &QualifiedName| snapshot.table(&name.schema, &name.name);
 
     // One candidate per access, with partial predicates kept only where pg_stats
@@ -255,6 +253,29 @@ pub fn propose(
     advice
 }
 
+/// The statements the advisor works for: at most `hot.top`, heaviest total
+/// time first. Statements given on the command line count whatever their
+/// (absent) statistics.
+fn hot_statements<'w, 'a>(
+    workload: &'w Workload<'a>,
+    hot: &HotStatements,
+) -> Vec<&'w crate::analyze::workload::AnalyzedStatement<'a>> {
+    let mut hot_statements: Vec<_> = workload
+        .analyzed
+        .iter()
+        .filter(|a| a.given || hot.admits(a.statement))
+        .collect();
+    hot_statements.sort_by(|a, b| {
+        b.statement
+            .total_exec_time
+            .partial_cmp(&a.statement.total_exec_time)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.statement.queryid.cmp(&b.statement.queryid))
+    });
+    hot_statements.truncate(hot.top);
+    hot_statements
+}
+
 fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> IndexProposal {
     let keys = &m.index.keys;
     let predicates = &m.index.predicates;
@@ -301,6 +322,8 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         queries,
         workload_time_ms,
         estimated_time_saved_ms: None,
+        marginal_cost_saving: None,
+        served_with: Vec::new(),
         reason,
         write_cost: table.stats.as_ref().map(|s| WriteCost {
             inserts: s.n_tup_ins,
@@ -311,6 +334,7 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         }),
         key_count: keys.len(),
         key_specs: keys.clone(),
+        key_roles: m.index.roles.clone(),
         partial: predicates.clone(),
         table_name: m.index.table.clone(),
         definition_tail: render::definition_tail(keys, &[], predicates),
@@ -318,7 +342,7 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
     }
 }
 
-fn reason(
+pub(crate) fn reason(
     keys: &[CandidateKey],
     roles: &[KeyRole],
     predicates: &[PartialPredicate],
