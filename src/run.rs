@@ -210,11 +210,13 @@ fn connection_spec(
 }
 
 /// Connects and collects, in the read-only session; `sample_window` samples
-/// pg_stat_activity over that long for the pool verdict.
+/// pg_stat_activity over that long for the pool verdict. `require_statements`
+/// off (the user gave statements) makes a missing pg_stat_statements a warning.
 async fn collect_live(
     spec: &ConnectionSpec,
     args: &ConnectionArgs,
     sample_window: Option<Duration>,
+    require_statements: bool,
     diagnostics: &Diagnostics,
 ) -> Result<Snapshot, RunError> {
     // While sampling, the sampler draws its own bar; before that, a spinner.
@@ -232,7 +234,7 @@ async fn collect_live(
     let options = CollectOptions {
         statement_timeout: args.statement_timeout,
         lock_timeout: args.lock_timeout,
-        require_statements: true,
+        require_statements,
         target: spec.display_target(),
         sample_window,
         show_progress: !diagnostics.quiet,
@@ -391,12 +393,27 @@ pub async fn analyze_scan(
             .or(config.sample_window())
             .unwrap_or(DEFAULT_SAMPLE_WINDOW)
     });
+    // Read before connecting: a missing file is a usage error before any work.
+    // `pool` advises on no statements, so it reads none.
+    let given = if pool_only {
+        Vec::new()
+    } else {
+        given_statements(&args.advisor)?
+    };
     let (snapshot, spec) = match &args.snapshot {
         Some(path) => (read_snapshot(path)?, None),
         None => {
             let spec = connection_spec(&args.connection, diagnostics)?;
-            let snapshot =
-                collect_live(&spec, &args.connection, sample_window, diagnostics).await?;
+            // With statements of its own to analyze, a scan goes on without
+            // pg_stat_statements (collect warns that the workload was not read).
+            let snapshot = collect_live(
+                &spec,
+                &args.connection,
+                sample_window,
+                given.is_empty(),
+                diagnostics,
+            )
+            .await?;
             (snapshot, Some(spec))
         }
     };
@@ -421,7 +438,6 @@ pub async fn analyze_scan(
             skip_reasons: Vec::new(),
         });
     }
-    let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
     // An empty list already got collect's warning; this covers statistics that
     // hold only pgadvise's own statements, utility commands or the reset itself.
@@ -753,7 +769,7 @@ async fn verify_deployed(args: &VerifyArgs, diagnostics: &Diagnostics) -> Result
 
 async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {
     let spec = connection_spec(&args.connection, diagnostics)?;
-    let snapshot = collect_live(&spec, &args.connection, None, diagnostics).await?;
+    let snapshot = collect_live(&spec, &args.connection, None, true, diagnostics).await?;
     match &args.output {
         Some(path) => {
             write_snapshot(path, &snapshot)?;
