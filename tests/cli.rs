@@ -624,3 +624,72 @@ async fn given_queries_need_no_preloaded_pg_stat_statements() {
         assert_eq!(out.status.code(), Some(4), "{step}: {}", text(&out.stderr));
     }
 }
+
+#[tokio::test]
+async fn statements_below_min_calls_are_counted_and_named() {
+    let db = TestDb::create("cli_mincalls").await;
+    let c = db.client().await;
+    c.batch_execute(ORDERS).await.unwrap();
+    db.reset_statements(&c).await;
+    // Each statement runs once: below the default --min-calls 2.
+    for sql in [
+        "SELECT id FROM orders WHERE customer_id = $1",
+        "SELECT id FROM orders WHERE customer_id = $1 AND status = 'open'",
+        "SELECT count(*) FROM orders WHERE customer_id = $1",
+    ] {
+        c.query(sql, &[&7i32]).await.unwrap();
+    }
+    let out = run(pgadvise()
+        .args(["scan", "--no-verify", "--format", "json"])
+        .arg(&db.url));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .contains("3 ran fewer than --min-calls 2 times (pass --min-calls 1 to include them)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("is a query pgadvise can analyze"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["statements_analyzed"], 0, "{report:#}");
+    assert_eq!(report["indexes"], serde_json::json!([]), "{report:#}");
+    let reasons = report["statements_skipped_by_reason"].as_array().unwrap();
+    assert!(
+        reasons.contains(&serde_json::json!({ "reason": "below --min-calls", "count": 3 })),
+        "{report:#}"
+    );
+    let counted: u64 = reasons.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(report["statements_skipped"], counted, "{report:#}");
+    let out = run(pgadvise().args(["scan", "--no-verify"]).arg(&db.url));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 below --min-calls"), "{stdout}");
+
+    // With --min-calls 1 they are analyzed, and the index follows.
+    let out = run(pgadvise()
+        .args([
+            "scan",
+            "--no-verify",
+            "--format",
+            "json",
+            "--min-calls",
+            "1",
+        ])
+        .arg(&db.url));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("none of"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["statements_analyzed"].as_u64().unwrap() >= 3,
+        "{report:#}"
+    );
+    assert_orders_index(&report, false);
+    let reasons = report["statements_skipped_by_reason"].as_array().unwrap();
+    assert!(
+        reasons.iter().all(|r| r["reason"] != "below --min-calls"),
+        "{report:#}"
+    );
+}
