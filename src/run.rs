@@ -6,7 +6,7 @@ use crate::analyze::health::{self, HealthOptions};
 use crate::analyze::indexes::space::{candidate_space, CandidateSpace};
 use crate::analyze::indexes::{self, HotStatements, IndexAdvice, IndexProposal, TableFilter};
 use crate::analyze::pool::{self, PoolOptions};
-use crate::analyze::queries::split_statements;
+use crate::analyze::queries::{split_statements, SkipReason};
 use crate::analyze::workload::Workload;
 use crate::cli::{
     AdvisorArgs, AuditArgs, Cli, Command, ConnectionArgs, OutputFormat, ScanArgs, SnapshotArgs,
@@ -212,11 +212,13 @@ fn connection_spec(
 }
 
 /// Connects and collects, in the read-only session; `sample_window` samples
-/// pg_stat_activity over that long for the pool verdict.
+/// pg_stat_activity over that long for the pool verdict. `require_statements`
+/// off (the user gave statements) makes a missing pg_stat_statements a warning.
 async fn collect_live(
     spec: &ConnectionSpec,
     args: &ConnectionArgs,
     sample_window: Option<Duration>,
+    require_statements: bool,
     diagnostics: &Diagnostics,
 ) -> Result<Snapshot, RunError> {
     // While sampling, the sampler draws its own bar; before that, a spinner.
@@ -234,7 +236,7 @@ async fn collect_live(
     let options = CollectOptions {
         statement_timeout: args.statement_timeout,
         lock_timeout: args.lock_timeout,
-        require_statements: true,
+        require_statements,
         target: spec.display_target(),
         sample_window,
         show_progress: !diagnostics.quiet,
@@ -393,12 +395,27 @@ pub async fn analyze_scan(
             .or(config.sample_window())
             .unwrap_or(DEFAULT_SAMPLE_WINDOW)
     });
+    // Read before connecting: a missing file is a usage error before any work.
+    // `pool` advises on no statements, so it reads none.
+    let given = if pool_only {
+        Vec::new()
+    } else {
+        given_statements(&args.advisor)?
+    };
     let (snapshot, spec) = match &args.snapshot {
         Some(path) => (read_snapshot(path)?, None),
         None => {
             let spec = connection_spec(&args.connection, diagnostics)?;
-            let snapshot =
-                collect_live(&spec, &args.connection, sample_window, diagnostics).await?;
+            // With statements of its own to analyze, a scan goes on without
+            // pg_stat_statements (collect warns that the workload was not read).
+            let snapshot = collect_live(
+                &spec,
+                &args.connection,
+                sample_window,
+                given.is_empty(),
+                diagnostics,
+            )
+            .await?;
             (snapshot, Some(spec))
         }
     };
@@ -423,17 +440,7 @@ pub async fn analyze_scan(
             skip_reasons: Vec::new(),
         });
     }
-    let given = given_statements(&args.advisor)?;
     let workload = Workload::with_given(&snapshot, &given);
-    // An empty list already got collect's warning; this covers statistics that
-    // hold only pgadvise's own statements, utility commands or the reset itself.
-    if workload.analyzed() == 0 && !snapshot.statements.entries.is_empty() {
-        diagnostics.warn(&nothing_to_analyze(&snapshot));
-    }
-    let table_filter = TableFilter {
-        include: args.advisor.include_tables.clone(),
-        exclude: args.advisor.exclude_tables.clone(),
-    };
     let hot = HotStatements {
         top: args.advisor.top,
         min_calls: args.advisor.min_calls,
@@ -445,6 +452,26 @@ pub async fn analyze_scan(
             .advisor
             .min_mean_time
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    };
+    // Statements the index advisor considers: parsed, and hot enough or given.
+    let below = workload.below_thresholds(&hot);
+    let skip_reasons = workload.skip_reasons_with(&hot);
+    // An empty list already got collect's warning; this covers statistics that
+    // hold only pgadvise's own statements, utility commands, the reset itself,
+    // or statements too rare for the thresholds.
+    if workload.analyzed() == below.total()
+        && (!snapshot.statements.entries.is_empty() || !given.is_empty())
+    {
+        diagnostics.warn(&nothing_to_analyze(
+            &snapshot,
+            given.len(),
+            &skip_reasons,
+            &hot,
+        ));
+    }
+    let table_filter = TableFilter {
+        include: args.advisor.include_tables.clone(),
+        exclude: args.advisor.exclude_tables.clone(),
     };
     let mut advice = indexes::propose(&snapshot, &workload, &hot, &table_filter);
     let verification = match &spec {
@@ -463,11 +490,10 @@ pub async fn analyze_scan(
         }
         _ => None,
     };
-    let skip_reasons = workload.skip_reasons();
     let mut report = ScanReport::new(
         &snapshot,
-        workload.analyzed(),
-        workload.skipped(),
+        workload.analyzed() - below.total(),
+        workload.skipped() + below.total(),
         advice.proposals.clone(),
     )
     .with_skip_reasons(&skip_reasons);
@@ -761,7 +787,7 @@ async fn verify_deployed(args: &VerifyArgs, diagnostics: &Diagnostics) -> Result
 
 async fn snapshot(args: &SnapshotArgs, diagnostics: &Diagnostics) -> Result<u8, RunError> {
     let spec = connection_spec(&args.connection, diagnostics)?;
-    let snapshot = collect_live(&spec, &args.connection, None, diagnostics).await?;
+    let snapshot = collect_live(&spec, &args.connection, None, true, diagnostics).await?;
     match &args.output {
         Some(path) => {
             write_snapshot(path, &snapshot)?;
@@ -860,19 +886,102 @@ async fn verify_live(
     }
 }
 
-/// Why a scan has no advice: nothing in pg_stat_statements was a query on a table.
-fn nothing_to_analyze(snapshot: &Snapshot) -> String {
-    let reset = snapshot
-        .statements
-        .stats_reset
-        .as_deref()
-        .map_or(String::new(), |at| format!(", statistics reset at {at}"));
+/// Why a scan has no advice: no statement was a query on a table that is hot
+/// enough. `reasons`: every skip reason with its count (`skip_reasons_with`).
+fn nothing_to_analyze(
+    snapshot: &Snapshot,
+    given: usize,
+    reasons: &[(&str, usize)],
+    hot: &HotStatements,
+) -> String {
+    use crate::analyze::workload::{BELOW_MIN_CALLS, BELOW_MIN_MEAN_TIME, BELOW_MIN_TOTAL_TIME};
+    let observed = snapshot.statements.entries.len();
+    let what = match (observed, given) {
+        (n, 0) => format!(
+            "the {} pg_stat_statements entries of this database",
+            grouped(n)
+        ),
+        (0, g) => format!("the {} statement(s) given", grouped(g)),
+        (n, g) => format!(
+            "the {} statements ({} from pg_stat_statements, {} given)",
+            grouped(n + g),
+            grouped(n),
+            grouped(g)
+        ),
+    };
+    let thresholds = [BELOW_MIN_CALLS, BELOW_MIN_TOTAL_TIME, BELOW_MIN_MEAN_TIME];
+    // The thresholds first: they are what the user can change.
+    let mut ordered = reasons.to_vec();
+    ordered.sort_by_key(|(label, _)| !thresholds.contains(label));
+    let parts: Vec<String> = ordered
+        .iter()
+        .map(|&(label, n)| match label {
+            BELOW_MIN_CALLS => format!(
+                "{} ran fewer than --min-calls {} times (pass --min-calls 1 to include them)",
+                grouped(n),
+                hot.min_calls
+            ),
+            BELOW_MIN_TOTAL_TIME => format!(
+                "{} took less than --min-total-time {} in all (lower it to include them)",
+                grouped(n),
+                millis(hot.min_total_time_ms)
+            ),
+            BELOW_MIN_MEAN_TIME => format!(
+                "{} took less than --min-mean-time {} on average (lower it to include them)",
+                grouped(n),
+                millis(hot.min_mean_time_ms)
+            ),
+            other => format!("{} {other}", grouped(n)),
+        })
+        .collect();
+    let too_rare = reasons.iter().any(|(l, _)| thresholds.contains(l));
+    if too_rare {
+        return format!("none of {what} was analyzed: {}", parts.join(", "));
+    }
+    let reset = match &snapshot.statements.stats_reset {
+        Some(at) if observed > 0 => format!("; statistics reset at {at}"),
+        _ => String::new(),
+    };
+    // Only pgadvise's own statements, utility commands and the like: the
+    // workload has not run (yet) since the statistics were reset.
+    let not_run_yet = reasons.iter().all(|(l, _)| {
+        [
+            SkipReason::PgadviseStatement,
+            SkipReason::UtilityStatement(String::new()),
+            SkipReason::NoTables,
+            SkipReason::OnlyCatalogRelations,
+            SkipReason::Empty,
+        ]
+        .iter()
+        .any(|r| r.label() == *l)
+    });
     format!(
-        "none of the {} pg_stat_statements entries of this database is a query pgadvise can analyze \
-         (its own statements, utility commands, or statistics just reset{reset}): \
-         let the workload run, then scan again",
-        snapshot.statements.entries.len()
+        "none of {what} is a query pgadvise can analyze ({}{reset}){}",
+        parts.join(", "),
+        if not_run_yet && observed > 0 {
+            ": let the workload run, then scan again"
+        } else {
+            ""
+        }
     )
+}
+
+/// `5000` as `5,000`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A threshold in milliseconds as the flags take it: `500ms`, `1.5ms`.
+fn millis(ms: f64) -> String {
+    format!("{ms}ms")
 }
 
 /// Statements from `--query` and `--queries-file`, as if observed once.
@@ -916,6 +1025,92 @@ fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::health::fixture;
+
+    #[test]
+    fn nothing_to_analyze_names_the_real_reasons() {
+        let mut snap = fixture::snapshot();
+        snap.statements.entries = (0..5000)
+            .map(|i| fixture::statement(i, 1, 1.0, "SELECT 1"))
+            .chain((0..3).map(|i| fixture::statement(-i, 1, 1.0, "SET x = 1")))
+            .collect();
+        let hot = HotStatements::default();
+        let rare = nothing_to_analyze(
+            &snap,
+            0,
+            &[("pgadvise's own", 3), ("below --min-calls", 5000)],
+            &hot,
+        );
+        assert_eq!(
+            rare,
+            "none of the 5,003 pg_stat_statements entries of this database was analyzed: \
+             5,000 ran fewer than --min-calls 2 times (pass --min-calls 1 to include them), \
+             3 pgadvise's own"
+        );
+        let slow = HotStatements {
+            min_total_time_ms: 500.0,
+            min_mean_time_ms: 1.5,
+            ..HotStatements::default()
+        };
+        let rare = nothing_to_analyze(
+            &snap,
+            2,
+            &[("below --min-total-time", 4), ("below --min-mean-time", 1)],
+            &slow,
+        );
+        assert!(
+            rare.starts_with(
+                "none of the 5,005 statements (5,003 from pg_stat_statements, 2 given)"
+            ),
+            "{rare}"
+        );
+        assert!(
+            rare.contains("4 took less than --min-total-time 500ms in all"),
+            "{rare}"
+        );
+        assert!(
+            rare.contains("1 took less than --min-mean-time 1.5ms on average"),
+            "{rare}"
+        );
+
+        snap.statements.stats_reset = Some("2026-01-01T00:00:00Z".into());
+        let reset = nothing_to_analyze(
+            &snap,
+            0,
+            &[("pgadvise's own", 4990), ("utility statement", 13)],
+            &hot,
+        );
+        assert!(
+            reset.ends_with(
+                "is a query pgadvise can analyze (4,990 pgadvise's own, 13 utility statement; \
+                 statistics reset at 2026-01-01T00:00:00Z): let the workload run, then scan again"
+            ),
+            "{reset}"
+        );
+        // A relation the catalog does not know: more workload will not help.
+        let unknown = nothing_to_analyze(&snap, 0, &[("unknown relation", 5003)], &hot);
+        assert!(unknown.contains("(5,003 unknown relation;"), "{unknown}");
+        assert!(!unknown.contains("let the workload run"), "{unknown}");
+        snap.statements.entries.clear();
+        let given = nothing_to_analyze(&snap, 1, &[("unknown relation", 1)], &hot);
+        assert!(
+            given.starts_with("none of the 1 statement(s) given is a query pgadvise can analyze (1 unknown relation)"),
+            "{given}"
+        );
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (5000, "5,000"),
+            (1234567, "1,234,567"),
+        ] {
+            assert_eq!(grouped(n), text);
+        }
+    }
 
     #[test]
     fn each_server_failure_has_its_exit_code() {

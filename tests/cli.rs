@@ -481,3 +481,215 @@ async fn a_closed_stdout_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// A table with no index but its primary key, for statements given with
+/// `--query`: an index on `customer_id` is the obvious advice.
+const ORDERS: &str =
+    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL);
+     INSERT INTO orders SELECT g, g % 5000, CASE WHEN g % 10 = 0 THEN 'open' ELSE 'done' END
+     FROM generate_series(1, 50000) g;
+     ANALYZE orders;";
+const GIVEN_QUERY: &str = "SELECT id, status FROM orders WHERE customer_id = 42";
+
+/// The index the given query gets, from a `scan --format json` report.
+fn assert_orders_index(report: &serde_json::Value, verified: bool) {
+    let indexes = report["indexes"].as_array().unwrap();
+    let index = indexes
+        .iter()
+        .find(|i| i["table"] == "public.orders")
+        .unwrap_or_else(|| panic!("an index on orders: {report:#}"));
+    assert_eq!(index["columns"][0], "customer_id", "{report:#}");
+    assert_eq!(index["verified"], verified, "{report:#}");
+}
+
+#[tokio::test]
+async fn given_queries_need_no_pg_stat_statements() {
+    let db = TestDb::create("cli_given").await;
+    let c = db.client().await;
+    c.batch_execute(ORDERS).await.unwrap();
+    c.batch_execute("DROP EXTENSION pg_stat_statements")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries.sql");
+    std::fs::write(&queries, format!("-- new endpoint\n{GIVEN_QUERY};\n")).unwrap();
+    let saved = dir.path().join("snapshot.json");
+
+    let cases: [Vec<std::ffi::OsString>; 3] = [
+        vec!["scan".into(), "--query".into(), GIVEN_QUERY.into()],
+        vec![
+            "scan".into(),
+            "--queries-file".into(),
+            queries.clone().into(),
+        ],
+        vec!["audit".into(), "--query".into(), GIVEN_QUERY.into()],
+    ];
+    for args in cases {
+        let out = run(pgadvise()
+            .args(&args)
+            .args(["--format", "json", "--save-snapshot"])
+            .arg(&saved)
+            .arg(&db.url));
+        let stderr = text(&out.stderr);
+        // audit may exit 1 on the missing-index finding: not a prerequisite error.
+        let expected: &[i32] = if args[0] == "audit" { &[0, 1] } else { &[0] };
+        assert!(
+            expected.contains(&out.status.code().unwrap_or(-1)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_orders_index(&report, db.has_hypopg);
+        assert_eq!(report["statements_analyzed"], 1, "{report:#}");
+        // One warning, with the one-line fix; no other complaint about statistics.
+        assert_eq!(
+            stderr.matches("the workload itself was not read").count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("ALTER SYSTEM"), "{stderr}");
+        assert!(!stderr.contains("none of"), "{stderr}");
+        let snapshot = Snapshot::from_json(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+        assert!(snapshot.statements.entries.is_empty());
+        assert_eq!(
+            snapshot
+                .warnings
+                .iter()
+                .filter(|w| w.contains("the workload itself was not read"))
+                .count(),
+            1,
+            "{:?}",
+            snapshot.warnings
+        );
+    }
+
+    // The text summary says the workload was not read.
+    let out = run(pgadvise()
+        .args(["scan", "--query", GIVEN_QUERY])
+        .arg(&db.url));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("0 in pg_stat_statements (not read); 1 analyzed, 0 skipped"),
+        "{stdout}"
+    );
+
+    // Without given statements the missing extension stays a hard error.
+    let out = run(pgadvise().arg("scan").arg(&db.url));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn given_queries_need_no_preloaded_pg_stat_statements() {
+    let cluster = LocalCluster::start(&ClusterOptions {
+        without_pg_stat_statements: true,
+        ..ClusterOptions::default()
+    })
+    .expect("a throwaway cluster without pg_stat_statements");
+    let url = cluster.url("postgres");
+    let c = support::connect(&url).await;
+    c.batch_execute(ORDERS).await.unwrap();
+    // Not created, then created but not loaded: the two ways it is missing.
+    for step in ["", "CREATE EXTENSION pg_stat_statements"] {
+        c.batch_execute(step).await.unwrap();
+        let out = run(pgadvise()
+            .args([
+                "scan",
+                "--no-verify",
+                "--format",
+                "json",
+                "--query",
+                GIVEN_QUERY,
+            ])
+            .arg(&url));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{step}: {stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_orders_index(&report, false);
+        assert_eq!(
+            stderr.matches("the workload itself was not read").count(),
+            1,
+            "{step}: {stderr}"
+        );
+        assert!(
+            stderr.contains("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';"),
+            "{step}: {stderr}"
+        );
+        // Without given statements: exit 4, as before.
+        let out = run(pgadvise().arg("scan").arg(&url));
+        assert_eq!(out.status.code(), Some(4), "{step}: {}", text(&out.stderr));
+    }
+}
+
+#[tokio::test]
+async fn statements_below_min_calls_are_counted_and_named() {
+    let db = TestDb::create("cli_mincalls").await;
+    let c = db.client().await;
+    c.batch_execute(ORDERS).await.unwrap();
+    db.reset_statements(&c).await;
+    // Each statement runs once: below the default --min-calls 2.
+    for sql in [
+        "SELECT id FROM orders WHERE customer_id = $1",
+        "SELECT id FROM orders WHERE customer_id = $1 AND status = 'open'",
+        "SELECT count(*) FROM orders WHERE customer_id = $1",
+    ] {
+        c.query(sql, &[&7i32]).await.unwrap();
+    }
+    let out = run(pgadvise()
+        .args(["scan", "--no-verify", "--format", "json"])
+        .arg(&db.url));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .contains("3 ran fewer than --min-calls 2 times (pass --min-calls 1 to include them)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("is a query pgadvise can analyze"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["statements_analyzed"], 0, "{report:#}");
+    assert_eq!(report["indexes"], serde_json::json!([]), "{report:#}");
+    let reasons = report["statements_skipped_by_reason"].as_array().unwrap();
+    assert!(
+        reasons.contains(&serde_json::json!({ "reason": "below --min-calls", "count": 3 })),
+        "{report:#}"
+    );
+    let counted: u64 = reasons.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(report["statements_skipped"], counted, "{report:#}");
+    let out = run(pgadvise().args(["scan", "--no-verify"]).arg(&db.url));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 below --min-calls"), "{stdout}");
+
+    // With --min-calls 1 they are analyzed, and the index follows.
+    let out = run(pgadvise()
+        .args([
+            "scan",
+            "--no-verify",
+            "--format",
+            "json",
+            "--min-calls",
+            "1",
+        ])
+        .arg(&db.url));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("none of"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["statements_analyzed"].as_u64().unwrap() >= 3,
+        "{report:#}"
+    );
+    assert_orders_index(&report, false);
+    let reasons = report["statements_skipped_by_reason"].as_array().unwrap();
+    assert!(
+        reasons.iter().all(|r| r["reason"] != "below --min-calls"),
+        "{report:#}"
+    );
+}

@@ -1,11 +1,45 @@
 //! The workload: every pg_stat_statements entry of the snapshot turned into a
 //! query shape, or counted as skipped with its reason.
 
+use super::indexes::{HotStatements, HotThreshold};
 use super::queries::{
     analyze_statement, Catalog, ColumnDef, QualifiedName, QueryShape, SkipReason, TableDef,
     TableKind, ViewDef,
 };
 use crate::snapshot::{self, Snapshot, Statement};
+
+/// Skip reasons for analyzed statements the index advisor leaves out as not
+/// hot enough (`--min-calls`, `--min-total-time`, `--min-mean-time`).
+pub const BELOW_MIN_CALLS: &str = "below --min-calls";
+pub const BELOW_MIN_TOTAL_TIME: &str = "below --min-total-time";
+pub const BELOW_MIN_MEAN_TIME: &str = "below --min-mean-time";
+
+/// How many analyzed statements each threshold of [`HotStatements`] leaves
+/// out, each counted under the first one it fails (calls, total, mean time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BelowThresholds {
+    pub min_calls: usize,
+    pub min_total_time: usize,
+    pub min_mean_time: usize,
+}
+
+impl BelowThresholds {
+    pub fn total(&self) -> usize {
+        self.min_calls + self.min_total_time + self.min_mean_time
+    }
+
+    /// As skip reasons: `(label, count)`, the non-zero ones.
+    pub fn reasons(&self) -> Vec<(&'static str, usize)> {
+        [
+            (BELOW_MIN_CALLS, self.min_calls),
+            (BELOW_MIN_TOTAL_TIME, self.min_total_time),
+            (BELOW_MIN_MEAN_TIME, self.min_mean_time),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}
 
 /// A statement the advisor will reason about.
 #[derive(Debug, Clone)]
@@ -75,6 +109,31 @@ impl<'a> Workload<'a> {
         counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         counts
     }
+
+    /// The analyzed statements `hot` leaves out of the index advice, by
+    /// threshold ([`HotStatements::missed`]). Statements given on the command
+    /// line always count.
+    pub fn below_thresholds(&self, hot: &HotStatements) -> BelowThresholds {
+        let mut below = BelowThresholds::default();
+        for a in self.analyzed.iter().filter(|a| !a.given) {
+            match hot.missed(a.statement) {
+                Some(HotThreshold::MinCalls) => below.min_calls += 1,
+                Some(HotThreshold::MinTotalTime) => below.min_total_time += 1,
+                Some(HotThreshold::MinMeanTime) => below.min_mean_time += 1,
+                None => {}
+            }
+        }
+        below
+    }
+
+    /// [`skip_reasons`](Self::skip_reasons) plus the statements `hot` leaves
+    /// out, most first: every statement the index advisor did not consider.
+    pub fn skip_reasons_with(&self, hot: &HotStatements) -> Vec<(&'static str, usize)> {
+        let mut counts = self.skip_reasons();
+        counts.extend(self.below_thresholds(hot).reasons());
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        counts
+    }
 }
 
 /// The extractor's view of the database: tables with their columns, views with
@@ -109,4 +168,56 @@ pub fn catalog_of(snapshot: &Snapshot) -> Catalog {
         });
     }
     catalog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::health::fixture;
+
+    #[test]
+    fn statements_below_the_thresholds_are_counted_by_the_first_they_fail() {
+        let mut snap = fixture::snapshot();
+        snap.tables = vec![fixture::table("t", 1000.0, &["a", "b"])];
+        snap.statements.entries = vec![
+            fixture::statement(1, 1, 50.0, "SELECT a FROM t WHERE b = $1"),
+            fixture::statement(2, 1, 0.1, "SELECT b FROM t WHERE a = $1"),
+            fixture::statement(3, 5, 0.1, "SELECT a FROM t WHERE a = $1"),
+            fixture::statement(4, 100, 2.0, "SELECT a, b FROM t WHERE b > $1"),
+            fixture::statement(5, 1, 1.0, "SET work_mem = $1"),
+        ];
+        let given = [Statement::given(-1, "SELECT b FROM t WHERE b = 3".into())];
+        let workload = Workload::with_given(&snap, &given);
+        let hot = HotStatements {
+            min_total_time_ms: 1.0,
+            min_mean_time_ms: 1.0,
+            ..HotStatements::default()
+        };
+        let below = workload.below_thresholds(&hot);
+        // 1 and 2 ran once; 3 ran often enough but took 0.5ms in all; the
+        // given statement has no statistics and always counts.
+        assert_eq!(
+            below,
+            BelowThresholds {
+                min_calls: 2,
+                min_total_time: 1,
+                min_mean_time: 0,
+            }
+        );
+        assert_eq!(
+            workload.skip_reasons_with(&hot),
+            vec![
+                (BELOW_MIN_CALLS, 2),
+                (BELOW_MIN_TOTAL_TIME, 1),
+                ("utility statement", 1),
+            ]
+        );
+        // --min-calls 1 and no time thresholds: every analyzed statement counts.
+        let all = HotStatements {
+            min_calls: 1,
+            ..HotStatements::default()
+        };
+        assert_eq!(workload.below_thresholds(&all).total(), 0);
+        assert_eq!(workload.skip_reasons_with(&all), workload.skip_reasons());
+    }
 }

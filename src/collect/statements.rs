@@ -93,6 +93,31 @@ pub(crate) fn statements_sql(view: &str, cols: &StatementColumns) -> String {
     )
 }
 
+/// The one warning for a scan that goes on without pg_stat_statements (the
+/// statements it analyzes were given): what was not read, and the one-line fix.
+fn workload_not_read(err: &CollectError) -> String {
+    let fix = match err {
+        CollectError::StatementsNotPreloaded {
+            suggested,
+            database,
+            ..
+        } => format!(
+            "pg_stat_statements is not in shared_preload_libraries; to read the workload, as a superuser: \
+             ALTER SYSTEM SET shared_preload_libraries = '{suggested}'; restart the server, then \
+             CREATE EXTENSION IF NOT EXISTS pg_stat_statements; in database \"{database}\""
+        ),
+        CollectError::StatementsNotCreated { database } => format!(
+            "pg_stat_statements is not created in database \"{database}\"; to read the workload: \
+             CREATE EXTENSION IF NOT EXISTS pg_stat_statements; (no restart needed)"
+        ),
+        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+    };
+    format!(
+        "the workload itself was not read, only the statements given with --query or --queries-file \
+         are analyzed: {fix}"
+    )
+}
+
 pub(crate) async fn read(
     client: &Client,
     identity: &Identity,
@@ -122,11 +147,7 @@ pub(crate) async fn read(
         if options.require_statements {
             return Err(err);
         }
-        let why = err.to_string();
-        warnings.push(format!(
-            "the workload's statements were not read: {}",
-            why.lines().next().unwrap_or_default()
-        ));
+        warnings.push(workload_not_read(&err));
         Ok(StatementStats {
             extension_version: String::new(),
             max_entries: None,
@@ -300,6 +321,37 @@ mod tests {
             assert_eq!(c.has_info_view, info, "{version:?}");
             assert_eq!(c.read_time, read_time, "{version:?}");
         }
+    }
+
+    #[test]
+    fn a_workload_not_read_is_one_line_with_its_fix() {
+        let created = workload_not_read(&CollectError::StatementsNotCreated {
+            database: "app".into(),
+        });
+        let preloaded = workload_not_read(&CollectError::StatementsNotPreloaded {
+            current: "auto_explain".into(),
+            suggested: "auto_explain, pg_stat_statements".into(),
+            database: "app".into(),
+        });
+        for warning in [&created, &preloaded] {
+            assert!(!warning.contains('\n'), "{warning}");
+            assert!(
+                warning.starts_with("the workload itself was not read"),
+                "{warning}"
+            );
+            assert!(
+                warning.contains("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"),
+                "{warning}"
+            );
+        }
+        assert!(!created.contains("ALTER SYSTEM"), "{created}");
+        assert!(
+            preloaded.contains(
+                "ALTER SYSTEM SET shared_preload_libraries = 'auto_explain, pg_stat_statements'; \
+                 restart the server"
+            ),
+            "{preloaded}"
+        );
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub fn summary(snapshot: &Snapshot, report: &ScanReport, skip_reasons: &[(&str, 
 
     let st = &s.statements;
     let mut notes = Vec::new();
+    // No extension version: pg_stat_statements was missing and only given
+    // statements were analyzed (the snapshot's warnings say why).
+    if st.extension_version.is_empty() {
+        notes.push("not read".to_string());
+    }
     if st.hidden_count > 0 {
         notes.push(format!("{} hidden", st.hidden_count));
     }

@@ -60,11 +60,32 @@ impl TableFilter {
     }
 }
 
+/// The threshold of [`HotStatements`] a statement falls below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotThreshold {
+    MinCalls,
+    MinTotalTime,
+    MinMeanTime,
+}
+
 impl HotStatements {
     fn admits(&self, s: &Statement) -> bool {
-        s.calls >= self.min_calls
-            && s.total_exec_time >= self.min_total_time_ms
-            && s.mean_exec_time >= self.min_mean_time_ms
+        self.missed(s).is_none()
+    }
+
+    /// The first threshold `s` falls below (calls, then total, then mean
+    /// time), or `None` when it is hot enough. A NaN time misses too.
+    pub fn missed(&self, s: &Statement) -> Option<HotThreshold> {
+        let below = |value: f64, min: f64| value.partial_cmp(&min).is_none_or(|o| o.is_lt());
+        if s.calls < self.min_calls {
+            Some(HotThreshold::MinCalls)
+        } else if below(s.total_exec_time, self.min_total_time_ms) {
+            Some(HotThreshold::MinTotalTime)
+        } else if below(s.mean_exec_time, self.min_mean_time_ms) {
+            Some(HotThreshold::MinMeanTime)
+        } else {
+            None
+        }
     }
 }
 
