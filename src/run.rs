@@ -839,6 +839,7 @@ async fn verify_live(
         min_savings: args.advisor.min_cost_savings / 100.0,
         budget_bytes: args.advisor.budget,
         max_indexes_per_table: args.advisor.max_indexes_per_table,
+        weigh_writes: workload.analyzed.iter().any(|a| !a.given),
     };
     let spinner = diagnostics.spinner(&format!(
         "choosing among {} candidate index(es) with hypothetical indexes",

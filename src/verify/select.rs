@@ -51,6 +51,11 @@ pub struct SelectOptions {
     pub budget_bytes: Option<i64>,
     /// New indexes on one table, at most.
     pub max_indexes_per_table: usize,
+    /// Weigh each index's upkeep on writes against what it saves. Only
+    /// meaningful when the statements' calls were observed over the same
+    /// window as the tables' writes (pg_stat_statements); statements given on
+    /// the command line have no rate to weigh writes against.
+    pub weigh_writes: bool,
 }
 
 impl Default for SelectOptions {
@@ -59,6 +64,7 @@ impl Default for SelectOptions {
             min_savings: 0.1,
             budget_bytes: None,
             max_indexes_per_table: DEFAULT_MAX_INDEXES_PER_TABLE,
+            weigh_writes: true,
         }
     }
 }
@@ -378,7 +384,13 @@ pub async fn select(
     let write_cost: Vec<f64> = space
         .candidates
         .iter()
-        .map(|c| write_cost(snapshot, c))
+        .map(|c| {
+            if options.weigh_writes {
+                write_cost(snapshot, c)
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mut settled: HashSet<usize> = HashSet::new();
     let mut left_out_fate: HashMap<usize, String> = HashMap::new();
@@ -718,7 +730,9 @@ pub async fn select(
             }
             fate.insert(
                 i,
-                if saving <= write_cost[i] {
+                if saving <= 0.0 {
+                    "given the other chosen indexes, it saves nothing".into()
+                } else if saving <= write_cost[i] {
                     "given the other chosen indexes, what it saves does not pay for its upkeep on writes"
                         .into()
                 } else {

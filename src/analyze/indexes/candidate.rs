@@ -251,30 +251,43 @@ fn key_text(key: &IndexKey) -> &str {
 }
 
 /// The index that serves `access` as the inner side of a join (or a
-/// correlated `LATERAL` subquery) on `column`: the join key leads, as an
-/// equality the outer row fixes, then the access's own filters, sort and
-/// partial predicate, as for any other access.
-pub fn index_for_join(access: &TableAccess, table: &Table, column: &str) -> Option<AccessIndex> {
-    let mut filters = vec![Predicate {
+/// correlated `LATERAL` subquery) on `columns` (the join keys to one other
+/// relation): the join keys lead, as equalities the outer row fixes, then
+/// the access's own filters, sort and partial predicate, as for any other
+/// access.
+pub fn index_for_join(
+    access: &TableAccess,
+    table: &Table,
+    columns: &[&str],
+) -> Option<AccessIndex> {
+    let join_key = |column: &str| Predicate {
         key: IndexKey::Column(column.to_string()),
         op: PredicateOp::Equal,
         operand: crate::analyze::queries::Operand::Parameter {
             index: 0,
             cast: None,
         },
-    }];
+    };
+    let mut filters: Vec<Predicate> = columns.iter().map(|c| join_key(c)).collect();
+    if filters.is_empty() {
+        return None;
+    }
     filters.extend(access.filters.iter().cloned());
     let mut index = index_for_filters(access, &filters, table)?;
-    // The join key first whatever its statistics: the outer row fixes it.
-    if let Some(at) = index
-        .keys
-        .iter()
-        .position(|k| k.key == KeyTarget::Column(column.to_string()))
-    {
-        let key = index.keys.remove(at);
-        let role = index.roles.remove(at);
-        index.keys.insert(0, key);
-        index.roles.insert(0, role);
+    // The join keys first whatever their statistics: the outer row fixes them.
+    for (to, column) in columns.iter().enumerate() {
+        if let Some(at) = index
+            .keys
+            .iter()
+            .position(|k| k.key == KeyTarget::Column(column.to_string()))
+        {
+            if at >= to {
+                let key = index.keys.remove(at);
+                let role = index.roles.remove(at);
+                index.keys.insert(to, key);
+                index.roles.insert(to, role);
+            }
+        }
     }
     Some(index)
 }

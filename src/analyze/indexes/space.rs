@@ -145,27 +145,48 @@ impl<'a> Builder<'a> {
                 _ => {
                     // One index per OR branch: a BitmapOr needs them all.
                     scope.single_index = false;
-                    let members: Vec<usize> = indexes
+                    let members: Vec<Option<usize>> = indexes
                         .iter()
-                        .filter_map(|index| self.add(index, statement))
+                        .map(|index| self.add(index, statement))
                         .collect();
-                    if members.len() == indexes.len() {
+                    if members.iter().all(Option::is_some) {
+                        let mut members: Vec<usize> = members.into_iter().flatten().collect();
+                        members.sort_unstable();
+                        members.dedup();
                         self.add_unit(members, statement.queryid);
                     }
                 }
             }
             access_best.push(best);
+            // Joins to each other table: all their keys together (a composite
+            // join key), led by each key alone too.
+            let mut others: Vec<&QualifiedName> = Vec::new();
             for join in &access.joins {
-                let IndexKey::Column(column) = &join.key else {
+                if !others.contains(&&join.other_table) {
+                    others.push(&join.other_table);
+                }
+            }
+            for other in others {
+                let columns: Vec<&str> = access
+                    .joins
+                    .iter()
+                    .filter(|j| &j.other_table == other)
+                    .filter_map(|j| match &j.key {
+                        IndexKey::Column(c) => Some(c.as_str()),
+                        IndexKey::Expression { .. } => None,
+                    })
+                    .collect();
+                let Some(index) = index_for_join(access, table, &columns) else {
                     continue;
                 };
-                if let Some(index) = index_for_join(access, table, column) {
-                    if let Some(inner) = self.add(&index, statement) {
-                        let outer = accesses
-                            .iter()
-                            .position(|a| a.table == join.other_table && !std::ptr::eq(a, access));
-                        join_keys.push((at, inner, outer));
-                    }
+                if let Some(inner) = self.add(&index, statement) {
+                    let outer = accesses
+                        .iter()
+                        .position(|a| &a.table == other && !std::ptr::eq(a, access));
+                    join_keys.push((at, inner, outer));
+                }
+                for form in narrower_forms(&index) {
+                    self.add_form(&form, statement);
                 }
             }
         }
