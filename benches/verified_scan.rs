@@ -1,7 +1,7 @@
 //! The full verified scan at scale, on a real server with hypopg: the
 //! 200-table, 5,000-statement workload of `benches/analyze.rs` loaded with
-//! data, collected live, analyzed, and every proposal verified with
-//! hypothetical indexes. Reported next to the floor any verifier pays, two
+//! data, collected live, analyzed, and the set chosen with hypothetical
+//! indexes (`verify::select`). Reported next to the floor any verifier pays, two
 //! EXPLAINs (without and with the indexes) per statement, pipelined; and the
 //! proposed set's size against the workload's cost before and after.
 //!
@@ -15,13 +15,14 @@
 #[path = "support/workload_gen.rs"]
 mod workload_gen;
 
+use pgadvise::analyze::indexes::space::candidate_space;
 use pgadvise::analyze::indexes::{self, HotStatements, TableFilter};
 use pgadvise::analyze::workload::Workload;
 use pgadvise::cluster::{ClusterOptions, LocalCluster};
 use pgadvise::collect::conninfo::ConnectionSpec;
 use pgadvise::collect::{collect, CollectOptions};
 use pgadvise::snapshot::Statement;
-use pgadvise::verify::proposals::verify_proposals;
+use pgadvise::verify::select::{select, SelectOptions, Selection};
 use pgadvise::verify::{VerifyOptions, WhatIf};
 use std::time::{Duration, Instant};
 
@@ -140,15 +141,12 @@ async fn main() {
 
     let analyze_started = Instant::now();
     let workload = Workload::from_snapshot(&snapshot);
-    let mut advice = indexes::propose(
-        &snapshot,
-        &workload,
-        &HotStatements {
-            top: options.top,
-            ..HotStatements::default()
-        },
-        &TableFilter::default(),
-    );
+    let hot = HotStatements {
+        top: options.top,
+        ..HotStatements::default()
+    };
+    let mut advice = indexes::propose(&snapshot, &workload, &hot, &TableFilter::default());
+    let space = candidate_space(&snapshot, &workload, &hot, &TableFilter::default());
     let analyzed = analyze_started.elapsed();
     let heuristic = advice.proposals.len();
     let heuristic_queryids: std::collections::BTreeSet<i64> = advice
@@ -168,9 +166,17 @@ async fn main() {
     .expect("opening the what-if session");
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
     let verify_started = Instant::now();
-    let report = verify_proposals(&whatif, &mut advice, &statements, 0.5)
-        .await
-        .expect("verifying the proposals");
+    let Selection { chosen, report } = select(
+        &whatif,
+        &snapshot,
+        space,
+        &statements,
+        &advice.proposals,
+        &SelectOptions::default(),
+    )
+    .await
+    .expect("choosing the set");
+    advice.proposals = chosen;
     let verified = verify_started.elapsed();
     let scan_total = scan_started.elapsed();
 
@@ -239,7 +245,7 @@ async fn main() {
         verified.as_secs_f64() / floor.as_secs_f64().max(1e-9)
     );
     println!(
-        "floor over the {} statements the heuristic proposals are for: 2 x EXPLAIN = {} (verification took {:.2}x it: one baseline, one plan per candidate index, the winning set again)",
+        "floor over the {} statements the heuristic proposals are for: 2 x EXPLAIN = {} (verification took {:.2}x it: one baseline, one plan per candidate for each statement it is for, the chosen set again)",
         candidate_texts.len(),
         seconds(candidate_floor),
         verified.as_secs_f64() / candidate_floor.as_secs_f64().max(1e-9)
