@@ -105,8 +105,11 @@ struct Hypotheses<'a> {
     present: BTreeMap<usize, Vec<HypotheticalIndex>>,
     /// Candidates that are part of the configuration (kept across batches).
     configuration: BTreeSet<usize>,
-    /// hypopg's name → candidate.
+    /// hypopg's name → candidate, for the indexes present now.
     names: HashMap<String, usize>,
+    /// Every name a candidate had in this session: plans kept from before a
+    /// candidate was dropped and created again name its earlier index.
+    every_name: HashMap<usize, Vec<String>>,
     /// hypopg's size of each candidate, once created.
     sizes: Vec<Option<i64>>,
     plans_made: usize,
@@ -149,6 +152,10 @@ impl<'a> Hypotheses<'a> {
             match result {
                 Ok(h) => {
                     self.names.insert(h.name.clone(), *candidate);
+                    self.every_name
+                        .entry(*candidate)
+                        .or_default()
+                        .push(h.name.clone());
                     self.present.entry(*candidate).or_default().push(h);
                 }
                 Err(e) => {
@@ -288,6 +295,7 @@ pub async fn select(
         present: BTreeMap::new(),
         configuration: BTreeSet::new(),
         names: HashMap::new(),
+        every_name: HashMap::new(),
         sizes: vec![None; space.candidates.len()],
         plans_made: 0,
         resets: 0,
@@ -781,14 +789,7 @@ pub async fn select(
     let users = users_of(&final_plans, &kept);
     let hypothetical_names: Vec<(usize, Vec<String>)> = kept
         .iter()
-        .map(|&i| {
-            let names = session
-                .present
-                .get(&i)
-                .map(|hs| hs.iter().map(|h| h.name.clone()).collect())
-                .unwrap_or_default();
-            (i, names)
-        })
+        .map(|&i| (i, session.every_name.get(&i).cloned().unwrap_or_default()))
         .collect();
     let mut chosen: Vec<IndexProposal> = Vec::new();
     let mut chosen_of: HashMap<usize, usize> = HashMap::new();
