@@ -508,30 +508,22 @@ pub async fn select(
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        if let Some(budget) = options.budget_bytes {
-            if total_size + size > budget {
-                let reason = format!("the budget ({}) is spent", crate::emit::text::bytes(budget));
-                for &c in &new {
-                    left_out_fate.entry(c).or_insert_with(|| reason.clone());
-                }
-                report.left_out.push(LeftOut {
-                    ddl: label(),
-                    size_bytes: size,
-                    cost_saving: gain,
-                    reason,
-                });
-                continue;
-            }
-        }
         let mut counts = per_table.clone();
         for &c in &new {
             *counts.entry(table_of(c).clone()).or_default() += 1;
         }
-        if counts.values().any(|n| *n > options.max_indexes_per_table) {
-            let reason = format!(
+        let limit = match options.budget_bytes {
+            Some(budget) if total_size + size > budget => Some(format!(
+                "the budget ({}) is spent",
+                crate::emit::text::bytes(budget)
+            )),
+            _ if counts.values().any(|n| *n > options.max_indexes_per_table) => Some(format!(
                 "its table already has {} new indexes (--max-indexes-per-table)",
                 options.max_indexes_per_table
-            );
+            )),
+            _ => None,
+        };
+        if let Some(reason) = limit {
             for &c in &new {
                 left_out_fate.entry(c).or_insert_with(|| reason.clone());
             }
