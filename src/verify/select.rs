@@ -566,6 +566,35 @@ pub async fn select(
                     .flatten(),
             );
         }
+        // An index on one side of a join can make one on the other side pay
+        // that did not pay alone: the units re-planned with the statements
+        // this one changed are measured again now, under the new set, not
+        // only when their old estimate comes out on top.
+        let complements: Vec<usize> = touched
+            .iter()
+            .copied()
+            .filter(|t| {
+                !settled.contains(t)
+                    && priority[*t].is_none()
+                    && units[*t].1.iter().any(|id| !single(id))
+                    && units[*t]
+                        .1
+                        .iter()
+                        .any(|id| measured[u].costs.iter().any(|(m, _)| m == id))
+            })
+            .collect();
+        for batch in disjoint_batches(&complements, &units, &footprint) {
+            measure(
+                &mut session,
+                &batch,
+                &units,
+                &by_id,
+                &footprint,
+                &versions,
+                &mut measured,
+            )
+            .await?;
+        }
         for t in touched {
             if !settled.contains(&t) {
                 priority[t] = evaluate(
