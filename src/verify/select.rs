@@ -965,12 +965,19 @@ pub async fn select(
                 .get(c)
                 .or_else(|| left_out_fate.get(c))
                 .cloned()
-                .unwrap_or_else(|| {
-                    let costs = single_unit
-                        .get(c)
-                        .map(|&u| measured[u].costs.as_slice())
-                        .unwrap_or(&[]);
-                    alone(costs, &cost0, &weight, write_cost[*c], options.min_savings)
+                .unwrap_or_else(|| match single_unit.get(c) {
+                    Some(&u) => alone(
+                        &measured[u].costs,
+                        &cost0,
+                        &weight,
+                        write_cost[*c],
+                        options.min_savings,
+                    ),
+                    None => format!(
+                        "its statements carry less than {}% of the workload's cost: not worth an \
+                         index of their own",
+                        MIN_UNIT_SHARE * 100.0
+                    ),
                 }),
             None => "the chosen indexes serve its statements".to_string(),
         };
