@@ -11,22 +11,9 @@ mod support;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
+use support::scenarios::load;
 use support::{pgadvise, TestDb};
 use tokio_postgres::Client;
-
-/// Creates the database, loads `schema_and_data`, analyzes and clears
-/// pg_stat_statements so only the workload that follows is counted.
-async fn load(prefix: &str, schema_and_data: &str) -> TestDb {
-    let db = TestDb::create(prefix).await;
-    let admin = db.client().await;
-    admin
-        .batch_execute(schema_and_data)
-        .await
-        .unwrap_or_else(|e| panic!("loading {prefix}: {e:?}"));
-    admin.batch_execute("ANALYZE").await.expect("ANALYZE");
-    db.reset_statements(&admin).await;
-    db
-}
 
 /// Runs `sql` (one `int` parameter per placeholder) `calls` times as a
 /// prepared statement, the arguments of call `i` from `args(i)`.

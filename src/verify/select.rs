@@ -363,18 +363,16 @@ pub async fn select(
     let mut versions: HashMap<QualifiedName, u64> = HashMap::new();
     let mut measured: Vec<Measurement> = vec![Measurement::default(); units.len()];
     let all: Vec<usize> = (0..units.len()).collect();
-    for batch in disjoint_batches(&all, &units, &footprint) {
-        measure(
-            &mut session,
-            &batch,
-            &units,
-            &by_id,
-            &footprint,
-            &versions,
-            &mut measured,
-        )
-        .await?;
-    }
+    measure(
+        &mut session,
+        &all,
+        &units,
+        &by_id,
+        &footprint,
+        &versions,
+        &mut measured,
+    )
+    .await?;
 
     timings.lap("candidates");
     // Each statement's cost with one candidate alone (none of the
@@ -583,18 +581,16 @@ pub async fn select(
                         .any(|id| measured[u].costs.iter().any(|(m, _)| m == id))
             })
             .collect();
-        for batch in disjoint_batches(&complements, &units, &footprint) {
-            measure(
-                &mut session,
-                &batch,
-                &units,
-                &by_id,
-                &footprint,
-                &versions,
-                &mut measured,
-            )
-            .await?;
-        }
+        measure(
+            &mut session,
+            &complements,
+            &units,
+            &by_id,
+            &footprint,
+            &versions,
+            &mut measured,
+        )
+        .await?;
         for t in touched {
             if !settled.contains(&t) {
                 priority[t] = evaluate(
@@ -1098,10 +1094,26 @@ fn disjoint_batches(
     batches.into_iter().map(|(_, list, _)| list).collect()
 }
 
-/// Measures the units of one batch: creates their members, plans their
-/// statements, drops what is not in the configuration.
+/// Measures the units, in batches on disjoint tables: creates each batch's
+/// members, plans their statements, drops what is not in the configuration.
 #[allow(clippy::too_many_arguments)]
 async fn measure(
+    session: &mut Hypotheses<'_>,
+    order: &[usize],
+    units: &[(Vec<usize>, Vec<i64>)],
+    by_id: &HashMap<i64, &Statement>,
+    footprint: &Footprint<'_>,
+    versions: &HashMap<QualifiedName, u64>,
+    measured: &mut [Measurement],
+) -> Result<(), VerifyError> {
+    for batch in disjoint_batches(order, units, footprint) {
+        measure_batch(session, &batch, units, by_id, footprint, versions, measured).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure_batch(
     session: &mut Hypotheses<'_>,
     batch: &[usize],
     units: &[(Vec<usize>, Vec<i64>)],

@@ -143,7 +143,7 @@ impl ToSql for PgDate {
 
 /// Creates the schema and data, analyzes, and resets pg_stat_statements so only
 /// the workload that follows is counted. The loading connection is closed.
-async fn load(prefix: &str, schema_and_data: &str) -> TestDb {
+pub async fn load(prefix: &str, schema_and_data: &str) -> TestDb {
     let db = TestDb::create(prefix).await;
     let admin = db.client().await;
     admin
