@@ -41,11 +41,18 @@ const BATCH_INDEXES: usize = 400;
 /// statements of a unit are not worth an index: 0.1%.
 const MIN_UNIT_SHARE: f64 = 0.001;
 
+/// Share of the workload's cost a choice must save: 0.01%. Below it, an
+/// index (or the widening of one) changes nothing a user could measure, and
+/// without a budget every such crumb would otherwise be taken.
+const MIN_GAIN_SHARE: f64 = 0.0001;
+
 /// How the selection decides.
 #[derive(Debug, Clone)]
 pub struct SelectOptions {
-    /// Share of its statements' cost (0.1 = 10%) a unit must save when added,
-    /// and each kept index must save given all the others.
+    /// Share of one statement's cost (0.1 = 10%) a unit must cut, for at
+    /// least one of its statements, when added; and each kept index, given
+    /// all the others. A share of the statements' total would let a heavy
+    /// statement the index does not need to serve well hide one it cuts by half.
     pub min_savings: f64,
     /// Total size of the chosen set, hypopg's estimate.
     pub budget_bytes: Option<i64>,
@@ -105,13 +112,28 @@ struct Hypotheses<'a> {
     present: BTreeMap<usize, Vec<HypotheticalIndex>>,
     /// Candidates that are part of the configuration (kept across batches).
     configuration: BTreeSet<usize>,
-    /// hypopg's name → candidate, for the indexes present now.
+    /// hypopg's name → candidate, for every index created since the last
+    /// reset (cached plans name indexes dropped and created again since).
     names: HashMap<String, usize>,
     /// Every name a candidate had in this session: plans kept from before a
     /// candidate was dropped and created again name its earlier index.
     every_name: HashMap<usize, Vec<String>>,
     /// hypopg's size of each candidate, once created.
     sizes: Vec<Option<i64>>,
+    /// Per candidate, the candidates it widens (see [`widened`]): measured in
+    /// their place, with them absent.
+    narrower: Vec<Vec<usize>>,
+    /// Per candidate, the statements it was built for.
+    built_for: Vec<Vec<i64>>,
+    /// Per candidate, its table; per statement, the tables it reads (as
+    /// positions in one list of tables: compared for every plan).
+    table_of: Vec<usize>,
+    statement_tables: HashMap<i64, Vec<usize>>,
+    /// Plans already made, by statement and the candidates present on its
+    /// tables: a plan depends on nothing else the selection changes, and the
+    /// same configuration recurs (units re-measured after a choice on
+    /// another of their statements' tables).
+    plan_cache: HashMap<(i64, Vec<usize>), PlanSummary>,
     plans_made: usize,
     resets: usize,
 }
@@ -130,7 +152,9 @@ impl<'a> Hypotheses<'a> {
                 self.resets += 1;
                 self.whatif.reset().await?;
                 self.present.clear();
+                // Oids start again: old names may come back for other indexes.
                 self.names.clear();
+                self.plan_cache.clear();
                 let configuration: Vec<usize> = self.configuration.iter().copied().collect();
                 self.try_create(&configuration).await?;
                 self.try_create(&wanted).await
@@ -194,7 +218,6 @@ impl<'a> Hypotheses<'a> {
         let mut oids = Vec::new();
         for c in candidates {
             for h in self.present.remove(c).unwrap_or_default() {
-                self.names.remove(&h.name);
                 oids.push(h.oid);
             }
         }
@@ -207,16 +230,42 @@ impl<'a> Hypotheses<'a> {
         ids: &[i64],
         by_id: &HashMap<i64, &Statement>,
     ) -> HashMap<i64, Result<PlanSummary, String>> {
-        let texts: Vec<&str> = ids
+        let mut results = HashMap::with_capacity(ids.len());
+        let mut missing: Vec<(i64, (i64, Vec<usize>))> = Vec::new();
+        for &id in ids {
+            let key = (id, self.present_for(id));
+            match self.plan_cache.get(&key) {
+                Some(plan) => {
+                    results.insert(id, Ok(plan.clone()));
+                }
+                None if by_id.contains_key(&id) => missing.push((id, key)),
+                None => {}
+            }
+        }
+        let texts: Vec<&str> = missing
             .iter()
-            .filter_map(|id| by_id.get(id).map(|s| s.query.as_str()))
+            .filter_map(|(id, _)| by_id.get(id).map(|s| s.query.as_str()))
             .collect();
         self.plans_made += texts.len();
         let plans = self.whatif.plan_many(&texts).await;
-        ids.iter()
+        for ((id, key), plan) in missing.into_iter().zip(plans) {
+            if let Ok(plan) = &plan {
+                self.plan_cache.insert(key, plan.clone());
+            }
+            results.insert(id, plan.map_err(|e| e.to_string()));
+        }
+        results
+    }
+
+    /// The candidates present now on the tables statement `id` reads.
+    fn present_for(&self, id: i64) -> Vec<usize> {
+        let Some(tables) = self.statement_tables.get(&id) else {
+            return self.present.keys().copied().collect();
+        };
+        self.present
+            .keys()
             .copied()
-            .zip(plans)
-            .map(|(id, plan)| (id, plan.map_err(|e| e.to_string())))
+            .filter(|c| tables.contains(&self.table_of[*c]))
             .collect()
     }
 
@@ -285,6 +334,11 @@ pub async fn select(
     let mut report = VerifyReport::default();
 
     whatif.reset().await?;
+    let mut table_ids: HashMap<QualifiedName, usize> = HashMap::new();
+    for c in &space.candidates {
+        let next = table_ids.len();
+        table_ids.entry(c.table_name.clone()).or_insert(next);
+    }
     let mut session = Hypotheses {
         whatif,
         ddl: space
@@ -297,6 +351,22 @@ pub async fn select(
         names: HashMap::new(),
         every_name: HashMap::new(),
         sizes: vec![None; space.candidates.len()],
+        narrower: narrower_of(&space.candidates),
+        built_for: space.candidates.iter().map(|c| c.queryids.clone()).collect(),
+        table_of: space
+            .candidates
+            .iter()
+            .map(|c| table_ids[&c.table_name])
+            .collect(),
+        statement_tables: space
+            .statements
+            .iter()
+            .map(|s| {
+                let ids = s.tables.iter().filter_map(|t| table_ids.get(t).copied());
+                (s.queryid, ids.collect())
+            })
+            .collect(),
+        plan_cache: HashMap::new(),
         plans_made: 0,
         resets: 0,
     };
@@ -413,23 +483,34 @@ pub async fn select(
                     session: &Hypotheses|
      -> Option<(f64, bool)> {
         let (members, _) = &units[u];
-        let new = members.iter().filter(|m| !configuration.contains(m));
-        let writes: f64 = new.clone().map(|&c| write_cost[c]).sum();
-        let size: i64 = new.clone().map(|&c| session.size(c)).sum();
-        if size == 0 {
+        let new: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|m| !configuration.contains(m))
+            .collect();
+        if new.is_empty() {
             return None;
         }
+        let replaced = replaced_by(&session.narrower, configuration, &new);
+        let writes: f64 = new.iter().map(|&c| write_cost[c]).sum::<f64>()
+            - replaced.iter().map(|&c| write_cost[c]).sum::<f64>();
+        let size: i64 = (new.iter().map(|&c| session.size(c)).sum::<i64>()
+            - replaced.iter().map(|&c| session.size(c)).sum::<i64>())
+        .max(1);
         let m = &measured[u];
         let stale = m
             .versions
             .iter()
             .any(|(t, v)| versions.get(t).copied().unwrap_or(0) != *v)
             && m.costs.iter().any(|(id, _)| !single(id));
-        let (gain, improved_before) = gain(&m.costs, cur, &weight);
-        if gain <= writes || gain < options.min_savings * improved_before {
+        let gain = gain(&m.costs, cur, &weight, !replaced.is_empty());
+        if gain.total <= writes
+            || gain.total < MIN_GAIN_SHARE * workload_cost
+            || !gain.cuts_enough(options.min_savings)
+        {
             return None;
         }
-        Some(((gain - writes) / size as f64, stale))
+        Some(((gain.total - writes) / size as f64, stale))
     };
     let mut units_of_statement: HashMap<i64, Vec<usize>> = HashMap::new();
     let mut units_of_candidate: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -498,8 +579,12 @@ pub async fn select(
             .copied()
             .filter(|m| !session.configuration.contains(m))
             .collect();
-        let size: i64 = new.iter().map(|&c| session.size(c)).sum();
-        let (gain, _) = gain(&measured[u].costs, &cur, &weight);
+        // Extend's widening: a chosen index the new one extends by a column
+        // leaves the set, so only the difference in size is spent.
+        let replaced = replaced_by(&session.narrower, &session.configuration, &new);
+        let size: i64 = new.iter().map(|&c| session.size(c)).sum::<i64>()
+            - replaced.iter().map(|&c| session.size(c)).sum::<i64>();
+        let gain = gain(&measured[u].costs, &cur, &weight, !replaced.is_empty()).total;
         let label = || {
             new.iter()
                 .map(|&c| space.candidates[c].hypothetical_sql.clone())
@@ -509,6 +594,11 @@ pub async fn select(
         let mut counts = per_table.clone();
         for &c in &new {
             *counts.entry(table_of(c).clone()).or_default() += 1;
+        }
+        for &c in &replaced {
+            if let Some(n) = counts.get_mut(table_of(c)) {
+                *n = n.saturating_sub(1);
+            }
         }
         let limit = match options.budget_bytes {
             Some(budget) if total_size + size > budget => Some(format!(
@@ -535,18 +625,35 @@ pub async fn select(
         }
         session.create(&new).await?;
         session.configuration.extend(new.iter().copied());
+        // The narrower index goes only now: measured with both present, the
+        // planner already preferred the wider one where it pays.
+        session.remove(&replaced).await?;
+        for c in &replaced {
+            session.configuration.remove(c);
+            for &t in units_of_candidate.get(c).into_iter().flatten() {
+                settled.insert(t);
+                priority[t] = None;
+            }
+        }
         per_table = counts;
         total_size += size;
+        // The statements whose plans this choice changed.
+        let moved: HashSet<i64> = measured[u]
+            .costs
+            .iter()
+            .filter(|(id, cost)| cur.get(id).is_some_and(|c| (c - cost).abs() > 1e-9))
+            .map(|(id, _)| *id)
+            .collect();
         for (id, cost) in &measured[u].costs {
             if let Some(c) = cur.get_mut(id) {
-                if single(id) {
+                if single(id) && replaced.is_empty() {
                     *c = c.min(*cost);
                 } else {
                     *c = *cost;
                 }
             }
         }
-        for &c in &new {
+        for &c in new.iter().chain(&replaced) {
             *versions.entry(table_of(c).clone()).or_default() += 1;
         }
         // The units whose estimate this changes: those measuring the same
@@ -575,10 +682,7 @@ pub async fn select(
                 !settled.contains(t)
                     && priority[*t].is_none()
                     && units[*t].1.iter().any(|id| !single(id))
-                    && units[*t]
-                        .1
-                        .iter()
-                        .any(|id| measured[u].costs.iter().any(|(m, _)| m == id))
+                    && units[*t].1.iter().any(|id| moved.contains(id))
             })
             .collect();
         measure(
@@ -738,8 +842,8 @@ pub async fn select(
         let mut judged: Vec<(f64, usize)> = to_check
             .iter()
             .map(|&i| {
-                let (saving, _) = marginal(&users[&i], &without[&i], &final_plans, &weight);
-                (saving / session.size(i) as f64, i)
+                let saving = marginal(&users[&i], &without[&i], &final_plans, &weight);
+                (saving.total / session.size(i) as f64, i)
             })
             .collect();
         judged.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -748,8 +852,9 @@ pub async fn select(
             if dirty.contains(&i) {
                 continue;
             }
-            let (saving, base) = marginal(&users[&i], &without[&i], &final_plans, &weight);
-            if saving > write_cost[i] && saving >= options.min_savings * base {
+            let cut = marginal(&users[&i], &without[&i], &final_plans, &weight);
+            let (saving, best_cut) = (cut.total, cut.best_cut);
+            if saving > write_cost[i] && cut.cuts_enough(options.min_savings) {
                 marginal_of.insert(i, saving);
                 continue;
             }
@@ -762,9 +867,9 @@ pub async fn select(
                         .into()
                 } else {
                     format!(
-                        "given the other chosen indexes, it cuts its statements' cost by only {:.0}% \
-                         (less than {:.0}%)",
-                        100.0 * saving / base.max(f64::MIN_POSITIVE),
+                        "given the other chosen indexes, it cuts no statement's cost by more than \
+                         {:.0}% (less than {:.0}%)",
+                        100.0 * best_cut,
                         options.min_savings * 100.0
                     )
                 },
@@ -992,6 +1097,47 @@ pub async fn select(
     Ok(Selection { chosen, report })
 }
 
+/// Per candidate, the candidates it extends: same table, method, partial
+/// predicate and included columns, their keys a strict prefix of its keys.
+/// Every plan through the narrower index can read the wider one.
+fn narrower_of(candidates: &[IndexProposal]) -> Vec<Vec<usize>> {
+    let mut by_table: HashMap<&QualifiedName, Vec<usize>> = HashMap::new();
+    for (at, c) in candidates.iter().enumerate() {
+        by_table.entry(&c.table_name).or_default().push(at);
+    }
+    let mut narrower = vec![Vec::new(); candidates.len()];
+    for same_table in by_table.values() {
+        for &w in same_table {
+            let wide = &candidates[w];
+            narrower[w] = same_table
+                .iter()
+                .copied()
+                .filter(|&n| {
+                    let narrow = &candidates[n];
+                    narrow.method == wide.method
+                        && narrow.partial == wide.partial
+                        && narrow.include == wide.include
+                        && narrow.key_specs.len() < wide.key_specs.len()
+                        && wide.key_specs.starts_with(&narrow.key_specs)
+                })
+                .collect();
+        }
+    }
+    narrower
+}
+
+/// The chosen candidates that one of `new` extends (see [`narrower_of`]).
+fn replaced_by(narrower: &[Vec<usize>], chosen: &BTreeSet<usize>, new: &[usize]) -> Vec<usize> {
+    let mut replaced: Vec<usize> = new
+        .iter()
+        .flat_map(|&w| narrower[w].iter().copied())
+        .filter(|n| chosen.contains(n))
+        .collect();
+    replaced.sort_unstable();
+    replaced.dedup();
+    replaced
+}
+
 /// Why a candidate that was never chosen was not, from its plans alone.
 fn alone(
     costs: &[(i64, f64)],
@@ -1000,55 +1146,85 @@ fn alone(
     write_cost: f64,
     min_savings: f64,
 ) -> String {
-    let (saving, before) = gain(costs, cost0, weight);
-    if saving <= 0.0 {
+    let saving = gain(costs, cost0, weight, false);
+    if saving.total <= 0.0 {
         "the planner does not use it for any of its statements".into()
-    } else if saving < min_savings * before {
+    } else if !saving.cuts_enough(min_savings) {
         format!(
-            "it cuts its statements' cost by at most {:.0}% (less than {:.0}%)",
-            100.0 * saving / before,
+            "it cuts no statement's cost by more than {:.0}% (less than {:.0}%)",
+            100.0 * saving.best_cut,
             min_savings * 100.0
         )
-    } else if saving <= write_cost {
+    } else if saving.total <= write_cost {
         "what it saves does not pay for its upkeep on writes".into()
     } else {
         "the chosen indexes serve its statements, as well or better for their size".into()
     }
 }
 
-/// Saving of a unit over its measured statements given the current costs,
-/// and what those statements cost now.
-fn gain(costs: &[(i64, f64)], cur: &HashMap<i64, f64>, weight: &dyn Fn(i64) -> f64) -> (f64, f64) {
-    let mut saving = 0.0;
-    let mut before = 0.0;
+/// What a unit saves over its measured statements given the current costs:
+/// the total (calls-weighted), and the largest share of one statement's cost
+/// it cuts (what `--min-cost-savings` is compared with).
+fn gain(
+    costs: &[(i64, f64)],
+    cur: &HashMap<i64, f64>,
+    weight: &dyn Fn(i64) -> f64,
+    signed: bool,
+) -> Saving {
+    let mut saving = Saving::default();
     for (id, cost) in costs {
         let Some(now) = cur.get(id) else { continue };
-        if cost < now {
-            saving += weight(*id) * (now - cost);
-            before += weight(*id) * now;
-        }
+        saving.add(weight(*id), *now, *cost, signed);
     }
-    (saving, before)
+    saving
 }
 
-/// An index's saving over the statements that use it, given the others, and
-/// what they would cost without it.
+/// A saving over some statements: the total, and the largest cut of one of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Saving {
+    /// Σ calls × (cost before − cost after) over the statements it improves.
+    total: f64,
+    /// The largest `(before − after) / before` among them.
+    best_cut: f64,
+}
+
+impl Saving {
+    /// Whether some statement is cut by at least `share`, compared to a tenth
+    /// of a percent: estimates are not more precise, and an index that cuts
+    /// a statement by 9.99998% is reported as cutting it by 10%.
+    fn cuts_enough(&self, share: f64) -> bool {
+        self.best_cut + 0.0005 >= share
+    }
+
+    /// A statement's cost going from `before` to `after`. A rise counts only
+    /// when `signed` (a widening that replaces an index can make the
+    /// statements of the narrower one dearer); otherwise a rise is an
+    /// estimate gone stale, since adding an index makes no plan dearer.
+    fn add(&mut self, weight: f64, before: f64, after: f64, signed: bool) {
+        if after < before || signed {
+            self.total += weight * (before - after);
+        }
+        if after < before && before > 0.0 {
+            self.best_cut = self.best_cut.max((before - after) / before);
+        }
+    }
+}
+
+/// An index's saving over the statements that use it, given the others.
 fn marginal(
     users: &[i64],
     without: &HashMap<i64, Planned>,
     with: &HashMap<i64, Planned>,
     weight: &dyn Fn(i64) -> f64,
-) -> (f64, f64) {
-    let mut saving = 0.0;
-    let mut base = 0.0;
+) -> Saving {
+    let mut saving = Saving::default();
     for id in users {
         let (Some(w), Some(a)) = (without.get(id), with.get(id)) else {
             continue;
         };
-        saving += weight(*id) * (w.cost - a.cost).max(0.0);
-        base += weight(*id) * w.cost;
+        saving.add(weight(*id), w.cost, a.cost, false);
     }
-    (saving, base)
+    saving
 }
 
 /// Per kept candidate, the statements whose plans use it.
@@ -1129,15 +1305,45 @@ async fn measure_batch(
         .collect();
     members.sort_unstable();
     members.dedup();
-    session.create(&members).await?;
-    let ids: Vec<i64> = batch
+    // Chosen indexes a member widens are absent while it is measured: the
+    // unit stands for the replacement (units in a batch share no table, so
+    // no other unit's plans lose them).
+    let mut replaced: Vec<usize> = members
         .iter()
-        .flat_map(|&u| units[u].1.iter().copied())
+        .flat_map(|&m| session.narrower[m].iter().copied())
+        .filter(|n| session.configuration.contains(n))
         .collect();
+    replaced.sort_unstable();
+    replaced.dedup();
+    session.create(&members).await?;
+    session.remove(&replaced).await?;
+    // A unit standing for a replacement also plans the statements of the
+    // index it replaces: with that one gone, they read the wider one (or nothing).
+    let ids_of = |u: usize| -> Vec<i64> {
+        let (unit_members, unit_ids) = &units[u];
+        let mut ids = unit_ids.clone();
+        for m in unit_members {
+            for n in &session.narrower[*m] {
+                if replaced.contains(n) {
+                    ids.extend(
+                        session.built_for[*n]
+                            .iter()
+                            .filter(|id| by_id.contains_key(id)),
+                    );
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let unit_ids: Vec<Vec<i64>> = batch.iter().map(|&u| ids_of(u)).collect();
+    let ids: Vec<i64> = unit_ids.iter().flatten().copied().collect();
     let results = session.plan(&ids, by_id).await;
     session.remove(&members).await?;
-    for &u in batch {
-        let (unit_members, unit_ids) = &units[u];
+    session.create(&replaced).await?;
+    for (&u, unit_ids) in batch.iter().zip(&unit_ids) {
+        let (unit_members, _) = &units[u];
         let costs = unit_ids
             .iter()
             .filter_map(|id| {
@@ -1263,9 +1469,13 @@ mod tests {
     fn gain_counts_only_statements_the_unit_improves() {
         let cur: HashMap<i64, f64> = [(1, 100.0), (2, 50.0), (3, 10.0)].into_iter().collect();
         let weight = |id: i64| if id == 1 { 2.0 } else { 1.0 };
-        let (saving, before) = gain(&[(1, 40.0), (2, 60.0), (3, 5.0)], &cur, &weight);
-        assert_eq!(saving, 2.0 * 60.0 + 5.0);
-        assert_eq!(before, 2.0 * 100.0 + 10.0);
+        let saving = gain(&[(1, 40.0), (2, 60.0), (3, 5.0)], &cur, &weight, false);
+        assert_eq!(saving.total, 2.0 * 60.0 + 5.0);
+        // A replacement counts the statement it makes dearer.
+        let signed = gain(&[(1, 40.0), (2, 60.0), (3, 5.0)], &cur, &weight, true);
+        assert_eq!(signed.total, 2.0 * 60.0 - 10.0 + 5.0);
+        // Statement 1 is cut by 60%, statement 3 by 50%; statement 2 not at all.
+        assert_eq!(saving.best_cut, 0.6);
     }
 
     #[test]
@@ -1280,8 +1490,8 @@ mod tests {
         let with: HashMap<i64, Planned> = [(1, planned(10.0)), (2, planned(30.0))]
             .into_iter()
             .collect();
-        let (saving, base) = marginal(&[1, 2], &without, &with, &|_| 1.0);
-        assert_eq!(saving, 90.0);
-        assert_eq!(base, 130.0);
+        let saving = marginal(&[1, 2], &without, &with, &|_| 1.0);
+        assert_eq!(saving.total, 90.0);
+        assert_eq!(saving.best_cut, 0.9);
     }
 }

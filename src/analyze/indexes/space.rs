@@ -296,12 +296,35 @@ impl<'a> Builder<'a> {
                 .map(|s| s.calls as f64 * s.mean_exec_time)
                 .sum();
         }
+        // A candidate is also measured on every join that could use it, not
+        // only the statements it was built for: `orders (o_orderdate)`, built
+        // for the statements filtering on that range, also serves a join whose
+        // own index leads with its sort. A single-table statement's own
+        // candidates already cover what could serve it.
+        let mut users: HashMap<(&QualifiedName, &KeyTarget), Vec<i64>> = HashMap::new();
+        for scope in self.space.statements.iter().filter(|s| !s.single_index) {
+            for (table, keys) in &scope.leading {
+                for key in keys {
+                    users.entry((table, key)).or_default().push(scope.queryid);
+                }
+            }
+        }
+        let mut units = Vec::with_capacity(self.space.candidates.len());
         for (at, candidate) in self.space.candidates.iter().enumerate() {
-            self.space.units.push(CandidateUnit {
+            let mut queryids = candidate.queryids.clone();
+            if let Some(first) = candidate.key_specs.first() {
+                if let Some(more) = users.get(&(&candidate.table_name, &first.key)) {
+                    queryids.extend(more);
+                    queryids.sort_unstable();
+                    queryids.dedup();
+                }
+            }
+            units.push(CandidateUnit {
                 members: vec![at],
-                queryids: candidate.queryids.clone(),
+                queryids,
             });
         }
+        self.space.units.extend(units);
         let mut groups: Vec<(Vec<usize>, BTreeSet<i64>)> = self.units.into_iter().collect();
         groups.sort();
         for (members, ids) in groups {
