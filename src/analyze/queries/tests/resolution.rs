@@ -367,3 +367,37 @@ fn limits_are_checked_before_parsing() {
         .iter()
         .all(|k| !matches!(k, IndexKey::Expression { .. })));
 }
+
+/// What the limits let through is analyzed on a thread of
+/// [`ANALYSIS_STACK_BYTES`](crate::analyze::workload::ANALYSIS_STACK_BYTES);
+/// even a chain the operator count missed (here, past the check) as deep as
+/// [`MAX_TOKENS`] allows is parsed, walked and dropped on that stack.
+#[test]
+fn the_analysis_stack_holds_the_deepest_tree_the_token_limit_allows() {
+    let links = MAX_TOKENS / 2;
+    let chains = [
+        format!(
+            "SELECT id FROM users WHERE id{} = $1",
+            "::int".repeat(links)
+        ),
+        format!(
+            "SELECT id FROM users ORDER BY email{}",
+            "::text".repeat(links)
+        ),
+        format!(
+            "SELECT id FROM users WHERE email{}",
+            " IS NULL".repeat(links)
+        ),
+    ];
+    let worker = std::thread::Builder::new()
+        .stack_size(crate::analyze::workload::ANALYSIS_STACK_BYTES)
+        .spawn(move || {
+            let catalog = catalog();
+            // Skipped or not, what matters is that the thread gets back here.
+            for sql in &chains {
+                let _ = analyze_within_limits(sql, &catalog);
+            }
+        })
+        .expect("spawning the analysis thread");
+    assert!(worker.join().is_ok());
+}
