@@ -348,6 +348,19 @@ fn limits_are_checked_before_parsing() {
         "::int".repeat(MAX_OPERATORS - 1)
     );
     assert!(!matches!(skip_reason(&casts), SkipReason::TooLarge(_)));
+    // A view's definition comes from the snapshot too, and meets the same limits.
+    let catalog = catalog().with_view(ViewDef {
+        name: public("deep_view"),
+        columns: vec!["id".into()],
+        definition: format!("SELECT id FROM users WHERE id{} = 1", "::int".repeat(over)),
+    });
+    match analyze_statement("SELECT id FROM deep_view WHERE id = $1", &catalog) {
+        Err(SkipReason::Unsupported(why)) => assert!(
+            why.starts_with("definition of view public.deep_view: ") && why.contains("operators"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
     // An expression too long for an index definition is no index key.
     let key_of = |expr: &str| {
         let shape = shape_of(&format!("SELECT id FROM users WHERE {expr} = $1"));
