@@ -228,7 +228,8 @@ pub struct AdvisorArgs {
     pub min_mean_time: Option<Duration>,
 
     /// Also advise on this statement (repeatable): a query that has not run in production yet.
-    #[arg(long = "query", value_name = "SQL")]
+    // SQL may start with a `--` comment (ORMs, sqlcommenter): the value is never a flag.
+    #[arg(long = "query", value_name = "SQL", allow_hyphen_values = true)]
     pub queries: Vec<String>,
 
     /// Also advise on the `;`-separated statements in this file (with `$n` parameters or literals).

@@ -584,6 +584,43 @@ async fn given_queries_need_no_pg_stat_statements() {
 }
 
 #[tokio::test]
+async fn a_query_may_start_with_a_comment() {
+    let db = TestDb::create("cli_comment").await;
+    let c = db.client().await;
+    c.batch_execute(ORDERS).await.unwrap();
+    c.batch_execute("DROP EXTENSION pg_stat_statements")
+        .await
+        .unwrap();
+    // As ORMs and sqlcommenter send them: the value is SQL, never a flag.
+    for query in [
+        format!("-- from the ORM\n{GIVEN_QUERY}"),
+        format!("/* controller='orders',framework='django' */ {GIVEN_QUERY}"),
+        format!("--\n/* a */ -- b\n{GIVEN_QUERY} -- trailing"),
+    ] {
+        let out = run(pgadvise()
+            .args(["scan", "--format", "json", "--query"])
+            .arg(&query)
+            .arg(&db.url));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{query:?}: {stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["statements_analyzed"], 1, "{query:?}: {report:#}");
+        // Verified too: the comment travels into PREPARE intact.
+        assert_orders_index(&report, db.has_hypopg);
+        assert_eq!(report["indexes"][0]["queries"][0], query.as_str());
+    }
+    // `--query=...` and a flag after the value still work.
+    let out = run(pgadvise()
+        .arg("scan")
+        .arg(format!("--query=-- x\n{GIVEN_QUERY}"))
+        .args(["--format", "json", "--no-verify"])
+        .arg(&db.url));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_orders_index(&report, false);
+}
+
+#[tokio::test]
 async fn given_queries_need_no_preloaded_pg_stat_statements() {
     let cluster = LocalCluster::start(&ClusterOptions {
         without_pg_stat_statements: true,

@@ -41,6 +41,11 @@ impl BelowThresholds {
     }
 }
 
+/// Stack of the thread that parses and walks the statements. Only the pages
+/// a deep tree touches are ever allocated; 256 MiB holds the deepest tree
+/// [`MAX_TOKENS`](super::queries::MAX_TOKENS) tokens can build.
+pub const ANALYSIS_STACK_BYTES: usize = 256 << 20;
+
 /// A statement the advisor will reason about.
 #[derive(Debug, Clone)]
 pub struct AnalyzedStatement<'a> {
@@ -70,7 +75,30 @@ impl<'a> Workload<'a> {
 
     /// The snapshot's statements plus `given` ones (queries that have not run
     /// in production yet, e.g. from a pull request).
+    ///
+    /// The statements are parsed and walked on a thread of its own with an
+    /// [`ANALYSIS_STACK_BYTES`] stack: a parsed tree is dropped (and printed,
+    /// cloned) recursively, and the limits checked before parsing are
+    /// counted on tokens, so the stack must hold more than they let through.
     pub fn with_given(snapshot: &'a Snapshot, given: &'a [Statement]) -> Workload<'a> {
+        let analyze = || Self::analyze_all(snapshot, given);
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("pgadvise-analyze".into())
+                .stack_size(ANALYSIS_STACK_BYTES)
+                .spawn_scoped(scope, analyze);
+            match worker {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No room for the stack (a tight address-space limit): the
+                // limits checked before parsing still hold on this thread.
+                Err(_) => analyze(),
+            }
+        })
+    }
+
+    fn analyze_all(snapshot: &'a Snapshot, given: &'a [Statement]) -> Workload<'a> {
         let catalog = catalog_of(snapshot);
         let mut analyzed = Vec::new();
         let mut skipped = Vec::new();

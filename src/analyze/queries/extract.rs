@@ -1088,6 +1088,10 @@ impl<'c> Extractor<'c> {
                         view.name
                     )));
                 }
+                // The definition comes from the snapshot like the statements do.
+                super::within_parse_limits(&view.definition).map_err(|e| {
+                    Abort::Unsupported(format!("definition of view {}: {e}", view.name))
+                })?;
                 let statements = Parser::parse_sql(&PostgreSqlDialect {}, &view.definition)
                     .map_err(|e| {
                         Abort::Unsupported(format!("definition of view {}: {e}", view.name))
@@ -1433,10 +1437,14 @@ impl<'c> Extractor<'c> {
             }
             ControlFlow::<()>::Continue(())
         });
+        let sql = canonical.to_string();
+        if sql.len() > super::MAX_EXPRESSION_KEY_BYTES {
+            return None;
+        }
         Some((
             *access,
             IndexKey::Expression {
-                sql: canonical.to_string(),
+                sql,
                 columns: info.columns.clone(),
             },
         ))

@@ -31,10 +31,27 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-/// Most operators one statement may hold. The parser builds operator chains
-/// without a depth limit and overflows the stack on very long ones (around
-/// 50,000 terms on a 2 MiB thread); real queries stay far below this.
-const MAX_OPERATORS: usize = 5_000;
+/// Most operators (symbols, casts, subscripts, word operators such as `IS`
+/// or `AT TIME ZONE`) one statement may hold. The parser builds operator
+/// chains without a depth limit, and dropping or walking a chain recurses
+/// once per link (130,000 casts overflowed the 8 MiB main thread of a debug
+/// build); real queries stay far below this.
+pub const MAX_OPERATORS: usize = 5_000;
+
+/// Longest statement text analyzed, in bytes. The parser's tree can take
+/// hundreds of times the text's size; pg_stat_statements texts of real
+/// queries stay far below this, even with long `IN ($1, ...)` lists.
+pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
+
+/// Most tokens (words, symbols, literals, parameters) one statement may
+/// hold: bounds the parser's memory for texts under [`MAX_STATEMENT_BYTES`]
+/// made of short tokens (`(a).f.f...`, `IN (1,2,...)`). 65,535 parameters,
+/// the protocol's limit, fit with their commas.
+pub const MAX_TOKENS: usize = 150_000;
+
+/// Longest expression an index key may be (`lower(email)`); anything longer
+/// is not something to put in an index definition.
+pub const MAX_EXPRESSION_KEY_BYTES: usize = 256;
 
 /// Leading keywords of statements that are not queries. Checked before
 /// parsing so an unparseable utility statement is reported as what it is.
@@ -90,22 +107,26 @@ const UTILITY_KEYWORDS: &[&str] = &[
 ///
 /// Never panics: anything the extractor cannot follow becomes a [`SkipReason`].
 pub fn analyze_statement(sql: &str, catalog: &Catalog) -> Result<QueryShape, SkipReason> {
+    // Before anything else reads the text: even tokenizing a text of many
+    // megabytes takes memory in proportion.
+    text_within_size(sql).map_err(SkipReason::TooLarge)?;
     if has_pgadvise_tag(sql) {
         return Err(SkipReason::PgadviseStatement);
     }
     let summary = normalize::summarize(sql);
-    let Some(keyword) = summary.leading_keyword else {
+    let Some(keyword) = summary.leading_keyword.clone() else {
         return Err(SkipReason::Empty);
     };
     if UTILITY_KEYWORDS.contains(&keyword.as_str()) {
         return Err(SkipReason::UtilityStatement(keyword));
     }
-    if summary.operator_count > MAX_OPERATORS {
-        return Err(SkipReason::Unsupported(format!(
-            "{} operators (limit {MAX_OPERATORS})",
-            summary.operator_count
-        )));
-    }
+    tokens_within_limits(&summary).map_err(SkipReason::TooLarge)?;
+    analyze_within_limits(sql, catalog)
+}
+
+/// [`analyze_statement`] past the checks on the raw text: parses and walks
+/// whatever it is given.
+fn analyze_within_limits(sql: &str, catalog: &Catalog) -> Result<QueryShape, SkipReason> {
     let (parseable, weak_locks) = normalize::parser_compatible(&normalize_statement(sql));
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, &parseable)
         .map_err(|e| SkipReason::ParseError(e.to_string()))?;
@@ -156,6 +177,40 @@ pub fn analyze_statement(sql: &str, catalog: &Catalog) -> Result<QueryShape, Ski
         accesses,
         unresolved_relations: extractor.unresolved,
     })
+}
+
+/// Whether the parser may be given `sql`: its size, then what it would build
+/// (see [`MAX_STATEMENT_BYTES`], [`MAX_TOKENS`], [`MAX_OPERATORS`]). The
+/// error says which limit and by how much.
+pub(crate) fn within_parse_limits(sql: &str) -> Result<(), String> {
+    text_within_size(sql)?;
+    tokens_within_limits(&normalize::summarize(sql))
+}
+
+fn text_within_size(sql: &str) -> Result<(), String> {
+    if sql.len() > MAX_STATEMENT_BYTES {
+        return Err(format!(
+            "{} bytes of text (limit {MAX_STATEMENT_BYTES})",
+            sql.len()
+        ));
+    }
+    Ok(())
+}
+
+fn tokens_within_limits(summary: &normalize::TextSummary) -> Result<(), String> {
+    if summary.token_count > MAX_TOKENS {
+        return Err(format!(
+            "{} tokens (limit {MAX_TOKENS})",
+            summary.token_count
+        ));
+    }
+    if summary.operator_count > MAX_OPERATORS {
+        return Err(format!(
+            "{} operators (limit {MAX_OPERATORS})",
+            summary.operator_count
+        ));
+    }
+    Ok(())
 }
 
 fn abort_reason(abort: Abort) -> SkipReason {

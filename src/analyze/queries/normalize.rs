@@ -402,36 +402,56 @@ pub fn has_pgadvise_tag(sql: &str) -> bool {
 pub(crate) struct TextSummary {
     /// First keyword, upper-cased: names the statement in skip reasons.
     pub leading_keyword: Option<String>,
-    /// Operator tokens plus AND/OR: an upper bound on how deep a left-leaning
-    /// expression chain can get, which the parser builds without a depth limit.
+    /// Tokens that can each add a level to a left-deep expression chain:
+    /// operator symbols, `::`, `[`, and the word operators
+    /// ([`OPERATOR_KEYWORDS`]). An upper bound on how deep the parser's tree
+    /// can get, which it builds in a loop without a depth limit.
     pub operator_count: usize,
+    /// Every token but white space and comments: bounds how many nodes the
+    /// parser can build, and so its memory.
+    pub token_count: usize,
 }
+
+/// Words that join two expressions or extend one to the left the way an
+/// operator symbol does (`x IS NULL IS NULL`, `b AT TIME ZONE 'UTC' AT ...`).
+/// Counting a word that is not used as an operator only makes the bound looser.
+const OPERATOR_KEYWORDS: &[&str] = &[
+    "and", "or", "xor", "not", "is", "at", "collate", "like", "ilike", "similar", "between", "in",
+    "overlaps", "escape", "operator", "member", "regexp", "rlike", "div", "mod",
+];
 
 pub(crate) fn summarize(sql: &str) -> TextSummary {
     let mut leading_keyword = None;
     let mut operator_count = 0;
+    let mut token_count = 0;
     for t in tokenize(sql) {
         let text = &sql[t.start..t.end];
         match t.kind {
+            TokenKind::Whitespace | TokenKind::LineComment | TokenKind::BlockComment => continue,
             TokenKind::Word => {
                 if leading_keyword.is_none() {
                     leading_keyword = Some(text.to_ascii_uppercase());
                 }
-                if text.eq_ignore_ascii_case("and") || text.eq_ignore_ascii_case("or") {
+                if OPERATOR_KEYWORDS
+                    .iter()
+                    .any(|k| text.eq_ignore_ascii_case(k))
+                {
                     operator_count += 1;
                 }
             }
-            TokenKind::Symbol
-                if !matches!(text, "(" | ")" | "," | ";" | "." | "[" | "]" | "::") =>
-            {
+            // Field access (`.f`) is kept in a flat list, and brackets and
+            // commas only delimit; `[` starts a subscript, which is counted.
+            TokenKind::Symbol if !matches!(text, "(" | ")" | "," | ";" | "." | "]") => {
                 operator_count += 1;
             }
             _ => {}
         }
+        token_count += 1;
     }
     TextSummary {
         leading_keyword,
         operator_count,
+        token_count,
     }
 }
 
@@ -557,7 +577,40 @@ mod tests {
     fn summary_counts_operators_and_names_the_statement() {
         let summary = summarize("-- c\n  vacuum analyze t");
         assert_eq!(summary.leading_keyword.as_deref(), Some("VACUUM"));
-        let summary = summarize("SELECT a FROM t WHERE a = 1 AND b <= 2 OR c::int > 3");
-        assert_eq!(summary.operator_count, 5);
+        assert_eq!(summary.token_count, 3);
+        let summary = summarize("/* app */ SELECT 1");
+        assert_eq!(summary.leading_keyword.as_deref(), Some("SELECT"));
+    }
+
+    /// Every kind of link in a left-deep chain counts, one per link at least:
+    /// the parser builds each of these chains in a loop, without a depth limit.
+    #[test]
+    fn summary_counts_every_link_of_a_chain() {
+        let cases: &[(&str, usize)] = &[
+            ("a = 1 AND b <= 2 OR c > 3", 5),
+            ("a::int::int::text", 3),
+            ("x IS NULL IS NULL IS NULL", 3),
+            ("a IS NOT TRUE IS NOT TRUE", 4),
+            ("a[1][2][3]", 3),
+            ("a[1:2]", 2),
+            ("b AT TIME ZONE 'UTC' AT TIME ZONE 'UTC'", 2),
+            ("a COLLATE \"C\" COLLATE \"C\"", 2),
+            ("a LIKE b ESCAPE c NOT ILIKE d SIMILAR TO e", 5),
+            ("a BETWEEN 1 AND 2 IN (1, 2)", 3),
+            ("a OPERATOR(pg_catalog.+) b", 2),
+            ("j -> 'a' ->> 'b' #> c", 3),
+            ("NOT NOT a", 2),
+            // Not links: qualified names and field access are flat lists;
+            // brackets, commas and `;` only delimit; strings and comments hide text.
+            ("t.a, s.t.b, (r).f.g", 0),
+            ("f(a, (b)); ", 0),
+            ("'a = b AND c' /* IS NULL */ -- ::int", 0),
+            ("\"is\" \"and\"", 0),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(summarize(sql).operator_count, *expected, "{sql}");
+        }
+        assert_eq!(summarize("a::int::int").token_count, 5);
+        assert_eq!(summarize("(a).f.f -- x").token_count, 7);
     }
 }

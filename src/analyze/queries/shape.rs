@@ -23,6 +23,10 @@ pub enum SkipReason {
     MultipleStatements(usize),
     #[error("unsupported construct: {0}")]
     Unsupported(String),
+    /// Beyond the limits that keep one statement's analysis small and its
+    /// stack bounded (size of the text, tokens, operators).
+    #[error("too large to analyze: {0}")]
+    TooLarge(String),
     #[error("reads only system catalog relations")]
     OnlyCatalogRelations,
     #[error("reads no tables")]
@@ -42,6 +46,7 @@ impl SkipReason {
             SkipReason::PgadviseStatement => "pgadvise's own",
             SkipReason::MultipleStatements(_) => "multiple statements",
             SkipReason::Unsupported(_) => "unsupported construct",
+            SkipReason::TooLarge(_) => "too large",
             SkipReason::OnlyCatalogRelations => "system catalogs only",
             SkipReason::NoTables => "no tables",
             SkipReason::UnknownRelation(_) => "unknown relation",
