@@ -46,8 +46,12 @@ pub const CLIENT_LIMIT_SHARE: f64 = 0.5;
 /// I/O waits at this share of held time: the disks are the limit.
 pub const IO_LIMIT_SHARE: f64 = 0.5;
 
-/// A secondary share worth a line of advice.
+/// A secondary share worth a line of advice: this much of the held time...
 pub const NOTABLE_SHARE: f64 = 0.2;
+
+/// ...and this much of all session time (a mostly idle pool's few busy
+/// moments are not worth a line).
+pub const NOTABLE_SESSION_SHARE: f64 = 0.05;
 
 /// Bounds of the wait for a connection: a few seconds, never minutes.
 pub const ACQUIRE_TIMEOUT_MIN_SECONDS: u32 = 2;
@@ -580,6 +584,8 @@ pub struct AdviceContext<'a> {
 /// share of held time worth a line.
 pub fn advice(cx: &AdviceContext) -> Vec<String> {
     let pct = |c| cx.time.of_held(c) * 100.0;
+    let notable =
+        |c| cx.time.of_held(c) >= NOTABLE_SHARE && cx.time.get(c) >= NOTABLE_SESSION_SHARE;
     let pool = cx
         .pool_size
         .map_or_else(|| "today's pool".to_string(), |p| format!("today's {p}"));
@@ -644,14 +650,14 @@ pub fn advice(cx: &AdviceContext) -> Vec<String> {
             "The pool has room: nothing in the window limits it, and Little's law sizes it.".into(),
         ),
     }
-    if cx.limit != Limit::Client && cx.time.of_held(TimeCategory::Client) >= NOTABLE_SHARE {
+    if cx.limit != Limit::Client && notable(TimeCategory::Client) {
         lines.push(format!(
             "{:.0}% of the held time is on the client (idle in transaction or waiting for the next \
              statement): shorter transactions free connections without a bigger pool.",
             pct(TimeCategory::Client)
         ));
     }
-    if cx.limit != Limit::Locks && cx.time.of_held(TimeCategory::Lock) >= NOTABLE_SHARE {
+    if cx.limit != Limit::Locks && notable(TimeCategory::Lock) {
         lines.push(format!(
             "{:.0}% of the held time waits on locks: more sessions would lengthen those waits.",
             pct(TimeCategory::Lock)
@@ -1575,6 +1581,22 @@ mod tests {
             index_proposals: &[],
         });
         assert_eq!(lines.len(), 3, "{lines:#?}");
+        // Half of a mostly idle pool's held time is not worth a line.
+        let time = shares(1, 0, 0, 1, 0, 98);
+        let lines = advice(&AdviceContext {
+            name: "api",
+            limit: Limit::None,
+            time: &time,
+            pool_size: Some(8),
+            pool_full: 0.0,
+            recommended: 2,
+            cores: None,
+            on_cpu_p50: 0,
+            closed_loop: false,
+            acquire_timeout: 2,
+            index_proposals: &[],
+        });
+        assert_eq!(lines.len(), 1, "{lines:#?}");
     }
 
     #[test]
