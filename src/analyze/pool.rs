@@ -822,7 +822,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         let over = on_cpu.iter().filter(|&&n| n > cores).count();
         fraction(over, on_cpu.len())
     });
-    let server_on_cpu = Spread::of(on_cpu.clone());
+    let server_on_cpu = Spread::of(on_cpu);
     let cores_note = options.db_cores.is_none().then(|| {
         "no CPU cap applied: the server's cores are not known; pass --db-cores N \
          (or db_cores = N under [pool] in pgadvise.toml) to cap pools at N × 2 + 1 \
