@@ -243,7 +243,11 @@ async fn collect_live(
     };
     let snapshot = collect(&client, &options).await;
     spinner.finish_and_clear();
-    let snapshot = snapshot?;
+    let mut snapshot = snapshot?;
+    let host_cores = crate::collect::local_cores(spec, snapshot.setting("data_directory"));
+    if let Some(window) = &mut snapshot.pool_window {
+        window.host_cores = host_cores;
+    }
     for warning in &snapshot.warnings {
         diagnostics.warn(warning);
     }

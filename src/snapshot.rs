@@ -446,6 +446,12 @@ pub struct PoolWindow {
     /// pg_stat_database of the connected database when the window opened and closed.
     pub database_start: DatabaseStats,
     pub database_end: DatabaseStats,
+    /// CPU cores of the server's machine, when pgadvise ran on it (a Unix socket
+    /// or loopback address, and the server's data directory readable, its
+    /// postmaster.pid naming the port connected to); absent otherwise: a remote
+    /// server's cores are never guessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cores: Option<u32>,
 }
 
 /// One sample of pg_stat_activity, aggregated.

@@ -112,6 +112,7 @@ async fn cpu_bound_pgbench_beyond_the_cores_never_grows_the_pool() {
     let app = application(&report, "pgbench");
     println!("with --db-cores 2: {app:#}");
     assert_eq!(report["pool"]["db_cores"], 2, "{report:#}");
+    assert_eq!(report["pool"]["cores_source"], "given", "{report:#}");
     assert!(report["pool"]["cores_note"].is_null(), "{report:#}");
     assert_eq!(app["limit"], "server_cpu", "{app:#}");
     let recommended = app["recommended_size"].as_u64().unwrap();
@@ -140,7 +141,16 @@ async fn cpu_bound_pgbench_beyond_the_cores_never_grows_the_pool() {
         "{report:#}"
     );
 
-    // The same window without the cores: no growth, and the missing cap said.
+    // The same window without the cores, as from a remote server (pgadvise
+    // counts cores only on the server's own machine): no growth, and the
+    // missing cap said.
+    let mut remote: Value =
+        serde_json::from_str(&std::fs::read_to_string(&snapshot).unwrap()).unwrap();
+    if let Some(window) = remote["pool_window"].as_object_mut() {
+        window.remove("host_cores");
+    }
+    let remote_snapshot = dir.path().join("remote.json");
+    std::fs::write(&remote_snapshot, remote.to_string()).unwrap();
     let offline = |format: &str| {
         vec![
             "--format".to_string(),
@@ -148,7 +158,7 @@ async fn cpu_bound_pgbench_beyond_the_cores_never_grows_the_pool() {
             "--pool".into(),
             "pgbench=1x8".into(),
             "--snapshot".into(),
-            snapshot.display().to_string(),
+            remote_snapshot.display().to_string(),
         ]
     };
     let report = json_of(&pool(offline("json")).await);
@@ -229,6 +239,14 @@ async fn sessions_queued_on_a_lock_are_not_given_more_sessions() {
         "client",
         "{report:#}"
     );
+    // No --db-cores, but the harness's own cluster runs on this machine: its
+    // cores are counted here, and said to be.
+    if support::server().local().is_some() {
+        let cores = std::thread::available_parallelism().unwrap().get() as u64;
+        assert_eq!(report["pool"]["db_cores"], cores, "{report:#}");
+        assert_eq!(report["pool"]["cores_source"], "detected", "{report:#}");
+        assert!(report["pool"]["cores_note"].is_null(), "{report:#}");
+    }
 }
 
 #[tokio::test]

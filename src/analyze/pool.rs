@@ -351,6 +351,27 @@ impl DeclaredPool {
     }
 }
 
+/// Where the verdict's cores come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoresSource {
+    /// `--db-cores` or `[pool] db_cores`.
+    Given,
+    /// pgadvise ran on the server's machine and counted them.
+    Detected,
+}
+
+impl CoresSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            CoresSource::Given => "given with --db-cores",
+            CoresSource::Detected => {
+                "detected: pgadvise runs on the server's machine (--db-cores overrides)"
+            }
+        }
+    }
+}
+
 /// What the verdict is asked about.
 #[derive(Debug, Clone, Default)]
 pub struct PoolOptions {
@@ -367,8 +388,10 @@ pub struct PoolVerdict {
     pub budget_arithmetic: String,
     pub window_seconds: f64,
     pub samples: usize,
-    /// The server's cores as given (`--db-cores`); `null` when unknown.
+    /// The server's cores: given (`--db-cores`), or detected on the server's own
+    /// machine; `null` when unknown.
     pub db_cores: Option<u32>,
+    pub cores_source: Option<CoresSource>,
     /// Said when no CPU cap was applied, with how to give one.
     pub cores_note: Option<String>,
     /// Sessions on CPU per sample, every database of the server.
@@ -691,8 +714,15 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         idle_in_transaction: Vec::new(),
         database_start: snapshot.database.clone(),
         database_end: snapshot.database.clone(),
+        host_cores: None,
     };
     let window = snapshot.pool_window.as_ref().unwrap_or(&empty);
+    // Cores as given win; else those pgadvise counted on the server's own machine.
+    let (cores, cores_source) = match (options.db_cores, window.host_cores) {
+        (Some(c), _) => (Some(c), Some(CoresSource::Given)),
+        (None, Some(c)) => (Some(c), Some(CoresSource::Detected)),
+        (None, None) => (None, None),
+    };
 
     // Applications: declared ones, then every named one seen in the window.
     let mut names: Vec<String> = options.declared.iter().map(|d| d.name.clone()).collect();
@@ -818,13 +848,14 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
                 .sum()
         })
         .collect();
-    let over_cores = options.db_cores.map(|cores| {
+    let over_cores = cores.map(|cores| {
         let over = on_cpu.iter().filter(|&&n| n > cores).count();
         fraction(over, on_cpu.len())
     });
     let server_on_cpu = Spread::of(on_cpu);
-    let cores_note = options.db_cores.is_none().then(|| {
-        "no CPU cap applied: the server's cores are not known; pass --db-cores N \
+    let cores_note = cores.is_none().then(|| {
+        "no CPU cap applied: the server's cores are not known (pgadvise counts them only \
+         on the server's own machine); pass --db-cores N \
          (or db_cores = N under [pool] in pgadvise.toml) to cap pools at N × 2 + 1 \
          and to see whether the server runs more sessions than it has cores"
             .to_string()
@@ -951,7 +982,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             "budget share {budget} × {} / {weight_sum} = {share}",
             weight(name)
         ));
-        match options.db_cores {
+        match cores {
             Some(cores) => steps.push(format!("cores cap {cores} × 2 + 1 = {}", cores_cap(cores))),
             None => steps.push("no cores cap (--db-cores not given)".into()),
         }
@@ -962,7 +993,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
                 pool_full * 100.0
             ));
         }
-        if let (Some(cores), Some(over)) = (options.db_cores, over_cores) {
+        if let (Some(cores), Some(over)) = (cores, over_cores) {
             steps.push(format!(
                 "more sessions on CPU than {cores} cores in {:.0}% of samples (server-wide p50 {})",
                 over * 100.0,
@@ -978,10 +1009,10 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
                 ));
             }
         }
-        let recommended = recommend(raw, share, options.db_cores, limit, closed_loop, pool_size);
+        let recommended = recommend(raw, share, cores, limit, closed_loop, pool_size);
         steps.push(format!("limit: {}", limit.label()));
         if let Some(p) = pool_size {
-            if recommended < clamp_size(raw, share, options.db_cores) {
+            if recommended < clamp_size(raw, share, cores) {
                 steps.push(format!("not above today's pool {p}"));
             }
         }
@@ -997,7 +1028,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             pool_size,
             pool_full,
             recommended,
-            cores: options.db_cores,
+            cores,
             on_cpu_p50: server_on_cpu.p50,
             closed_loop,
             acquire_timeout,
@@ -1080,7 +1111,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             evidence: serde_json::json!({ "peak": peak_connections, "budget": budget }),
         });
     }
-    if let Some(cores) = options.db_cores {
+    if let Some(cores) = cores {
         let active_peak = window
             .samples
             .iter()
@@ -1230,7 +1261,8 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         budget_arithmetic,
         window_seconds: window.seconds,
         samples: window.samples.len(),
-        db_cores: options.db_cores,
+        db_cores: cores,
+        cores_source,
         cores_note,
         server_on_cpu,
         applications,

@@ -80,6 +80,8 @@ pub(crate) async fn watch(
         idle_in_transaction: idle.into_values().collect(),
         database_start,
         database_end,
+        // Filled by the caller, which knows where the server is (`local_cores`).
+        host_cores: None,
     })
 }
 

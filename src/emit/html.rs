@@ -449,8 +449,11 @@ fn pool_view(v: &PoolVerdict) -> PoolView {
         window: format!("{} samples over {:.1} s", v.samples, v.window_seconds),
         cores: match (v.db_cores, &v.cores_note) {
             (Some(cores), _) => format!(
-                "{cores} cores; sessions on CPU server-wide: p50 {}, p95 {}, peak {}",
-                v.server_on_cpu.p50, v.server_on_cpu.p95, v.server_on_cpu.peak
+                "{cores} cores ({}); sessions on CPU server-wide: p50 {}, p95 {}, peak {}",
+                v.cores_source.map_or("given", |s| s.label()),
+                v.server_on_cpu.p50,
+                v.server_on_cpu.p95,
+                v.server_on_cpu.peak
             ),
             (None, note) => note.clone().unwrap_or_default(),
         },

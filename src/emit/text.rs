@@ -357,8 +357,11 @@ pub fn pool_section(
         (Some(cores), _) => {
             let _ = writeln!(
                 out,
-                "    server: {cores} cores; sessions on CPU p50 {} p95 {} peak {}",
-                verdict.server_on_cpu.p50, verdict.server_on_cpu.p95, verdict.server_on_cpu.peak
+                "    server: {cores} cores ({}); sessions on CPU p50 {} p95 {} peak {}",
+                verdict.cores_source.map_or("given", |s| s.label()),
+                verdict.server_on_cpu.p50,
+                verdict.server_on_cpu.p95,
+                verdict.server_on_cpu.peak
             );
         }
         (None, Some(note)) => {
