@@ -365,9 +365,7 @@ impl CoresSource {
     pub fn label(self) -> &'static str {
         match self {
             CoresSource::Given => "given with --db-cores",
-            CoresSource::Detected => {
-                "detected: pgadvise runs on the server's machine (--db-cores overrides)"
-            }
+            CoresSource::Detected => "detected on the server's machine; --db-cores overrides",
         }
     }
 }
@@ -613,7 +611,7 @@ pub fn advice(cx: &AdviceContext) -> Vec<String> {
         .pool_size
         .map_or_else(|| "today's pool".to_string(), |p| format!("today's {p}"));
     let backpressure = format!(
-        "bound the wait for a connection ({} s, the settings below) so a burst fails fast \
+        "bound the wait for a connection ({} s, in each library's settings) so a burst fails fast \
          or queues in the application instead of inside the server",
         cx.acquire_timeout
     );
@@ -651,7 +649,7 @@ pub fn advice(cx: &AdviceContext) -> Vec<String> {
             "{} holds connections it does not use: {:.0}% of the held time is on the client \
              (idle in transaction, or waiting for the next statement). Fix the application, not \
              the pool: commit before slow work (remote calls, file I/O, sleeps), keep transactions \
-             short, and set the idle-in-transaction guard for its role (the postgresql setting below). \
+             short, and set the idle-in-transaction guard for its role (the postgresql setting). \
              A bigger pool would be held idle the same way.",
             cx.name,
             pct(TimeCategory::Client)
