@@ -243,7 +243,11 @@ async fn collect_live(
     };
     let snapshot = collect(&client, &options).await;
     spinner.finish_and_clear();
-    let snapshot = snapshot?;
+    let mut snapshot = snapshot?;
+    let host_cores = crate::collect::local_cores(spec, snapshot.setting("data_directory"));
+    if let Some(window) = &mut snapshot.pool_window {
+        window.host_cores = host_cores;
+    }
     for warning in &snapshot.warnings {
         diagnostics.warn(warning);
     }
@@ -419,18 +423,24 @@ pub async fn analyze_scan(
             (snapshot, Some(spec))
         }
     };
-    let pool = (wants_pool || snapshot.pool_window.is_some()).then(|| {
-        let options = PoolOptions {
-            declared: declared.clone(),
-            db_cores,
-        };
-        pool::verdict(&snapshot, &options)
-    });
+    let wants_verdict = wants_pool || snapshot.pool_window.is_some();
+    // The scan's index proposals are named in the verdict as what cuts W.
+    let pool_verdict = |index_proposals: Vec<String>| {
+        pool::verdict(
+            &snapshot,
+            &PoolOptions {
+                declared: declared.clone(),
+                db_cores,
+                index_proposals,
+            },
+        )
+    };
     // Before the pool-only return: `pool --save-snapshot` saves too.
     if let Some(path) = &args.save_snapshot {
         write_snapshot(path, &snapshot)?;
     }
     if pool_only {
+        let pool = wants_verdict.then(|| pool_verdict(Vec::new()));
         return Ok(ScanOutcome {
             report: ScanReport::new(&snapshot, 0, 0, Vec::new()),
             snapshot,
@@ -498,6 +508,8 @@ pub async fn analyze_scan(
     )
     .with_skip_reasons(&skip_reasons);
     report.verification = verification.clone();
+    let pool = wants_verdict
+        .then(|| pool_verdict(advice.proposals.iter().map(|p| p.name.clone()).collect()));
     let workload_ms: f64 = snapshot
         .statements
         .entries
@@ -593,6 +605,7 @@ pub fn write_outputs(
                 &outcome.snapshot,
                 &outcome.report,
                 &dir.display().to_string(),
+                outcome.pool.as_ref().map(|(v, _)| v),
             ),
         )?;
     }

@@ -446,6 +446,12 @@ pub struct PoolWindow {
     /// pg_stat_database of the connected database when the window opened and closed.
     pub database_start: DatabaseStats,
     pub database_end: DatabaseStats,
+    /// CPU cores of the server's machine, when pgadvise ran on it (a Unix socket
+    /// or loopback address, and the server's data directory readable, its
+    /// postmaster.pid naming the port connected to); absent otherwise: a remote
+    /// server's cores are never guessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cores: Option<u32>,
 }
 
 /// One sample of pg_stat_activity, aggregated.
@@ -454,8 +460,13 @@ pub struct ActivityCounts {
     /// Client backends of the whole cluster (every database), pgadvise's own excluded:
     /// they all draw on max_connections.
     pub client_backends: u32,
-    /// Client backends of the connected database, by application and state.
+    /// Client backends of the connected database, by application, role, state and wait.
     pub counts: Vec<StateCount>,
+    /// Client backends of the other databases, by state and wait (application
+    /// and role left empty): with `counts`, what the server's cores run.
+    /// Absent from snapshots written before it existed.
+    #[serde(default)]
+    pub elsewhere: Vec<StateCount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -464,6 +475,16 @@ pub struct StateCount {
     /// pg_stat_activity.state; `unknown` where the role may not see it.
     pub state: String,
     pub sessions: u32,
+    /// pg_stat_activity.usename. Absent from older snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// pg_stat_activity.wait_event_type (`IO`, `Lock`, `LWLock`, `Client`, ...);
+    /// absent when the session waits on nothing (or in older snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_event_type: Option<String>,
+    /// pg_stat_activity.wait_event (`ClientRead`, `transactionid`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_event: Option<String>,
 }
 
 /// A session seen idle in transaction (or aborted) during the window.

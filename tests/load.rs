@@ -8,36 +8,12 @@
 mod support;
 
 use pgadvise::cluster::{ClusterOptions, LocalCluster};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{pgadvise, TestDb};
+use support::{client_program, pgadvise, TestDb};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A PostgreSQL client program: beside the test server's binaries, else the
-/// newest Debian one. Missing is a loud failure with the fix.
-fn client_program(name: &str) -> PathBuf {
-    let mut candidates = Vec::new();
-    if let Some(cluster) = support::server().local() {
-        candidates.push(cluster.bin_dir().join(name));
-    }
-    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin").join(name))
-        .collect();
-    debian.sort();
-    candidates.extend(debian.into_iter().rev());
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} not found: apt-get install postgresql-15 (it ships {name})")
-        })
 }
 
 /// pgbench's TPC-B-like database, its own statistics reset.

@@ -252,6 +252,25 @@ fn demo_writes_a_report_of_every_kind_of_problem() {
         html.contains("Connection budget"),
         "pool verdict missing from the page"
     );
+    // Where each application's time goes, what limits it, and the server's cores.
+    for needed in [
+        "Where the time goes",
+        "Limit:",
+        "sessions on CPU server-wide",
+    ] {
+        assert!(html.contains(needed), "{needed} missing from the page");
+    }
+    let pr = std::fs::read_to_string(out_dir.join("pull-request.md")).unwrap();
+    for needed in [
+        "### Connection pools",
+        "where the time goes",
+        "| `worker` |",
+    ] {
+        assert!(
+            pr.contains(needed),
+            "{needed} missing from the PR body:\n{pr}"
+        );
+    }
     // Each drop has its card, with the DROP and the rollback that recreates it.
     for drop in report["drops"].as_array().unwrap() {
         let index = drop["index"].as_str().unwrap();

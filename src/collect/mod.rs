@@ -15,6 +15,7 @@ mod statements;
 pub mod connect;
 pub mod conninfo;
 pub mod mask;
+pub use server::local_cores;
 
 use crate::snapshot::{Snapshot, FORMAT_VERSION};
 use std::time::Duration;

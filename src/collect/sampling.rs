@@ -80,11 +80,13 @@ pub(crate) async fn watch(
         idle_in_transaction: idle.into_values().collect(),
         database_start,
         database_end,
+        // Filled by the caller, which knows where the server is (`local_cores`).
+        host_cores: None,
     })
 }
 
-/// One sample: counts per (application, state) in this database, all client
-/// backends of the cluster, and the idle-in-transaction sessions folded into `idle`.
+/// One sample: counts per (application, role, state, wait) in this database, per
+/// (state, wait) in the others, and the idle-in-transaction sessions folded into `idle`.
 async fn sample(
     client: &Client,
     version_num: i32,
@@ -100,7 +102,7 @@ async fn sample(
     let sql = format!(
         "SELECT {SQL_TAG} pid, datname = current_database() AS here, \
            COALESCE(application_name, '') AS application_name, usename::text AS usr, \
-           COALESCE(state, 'unknown') AS state, \
+           COALESCE(state, 'unknown') AS state, wait_event_type, wait_event, \
            {} AS state_seconds, {} AS xact_seconds, {query_id} AS query_id, \
            CASE WHEN state LIKE 'idle in transaction%' THEN query END AS query \
          FROM pg_stat_activity \
@@ -113,15 +115,27 @@ async fn sample(
         .await
         .map_err(|e| CollectError::query("sampling pg_stat_activity", e))?;
 
-    let mut counts: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut counts: BTreeMap<CountKey, u32> = BTreeMap::new();
+    let mut elsewhere: BTreeMap<CountKey, u32> = BTreeMap::new();
     for row in &rows {
+        let state: String = row.get("state");
+        let wait_event_type: Option<String> = row.get("wait_event_type");
+        let wait_event: Option<String> = row.get("wait_event");
         if row.get::<_, Option<bool>>("here") != Some(true) {
+            let key = (String::new(), None, state, wait_event_type, wait_event);
+            *elsewhere.entry(key).or_default() += 1;
             continue;
         }
         let application_name: String = row.get("application_name");
-        let state: String = row.get("state");
+        let user: Option<String> = row.get("usr");
         *counts
-            .entry((application_name.clone(), state.clone()))
+            .entry((
+                application_name.clone(),
+                user,
+                state.clone(),
+                wait_event_type,
+                wait_event,
+            ))
             .or_default() += 1;
         if !state.starts_with("idle in transaction") {
             continue;
@@ -148,15 +162,34 @@ async fn sample(
     }
     Ok(ActivityCounts {
         client_backends: rows.len() as u32,
-        counts: counts
-            .into_iter()
-            .map(|((application_name, state), sessions)| StateCount {
+        counts: state_counts(counts),
+        elsewhere: state_counts(elsewhere),
+    })
+}
+
+/// (application, role, state, wait_event_type, wait_event).
+type CountKey = (
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn state_counts(counts: BTreeMap<CountKey, u32>) -> Vec<StateCount> {
+    counts
+        .into_iter()
+        .map(
+            |((application_name, user, state, wait_event_type, wait_event), sessions)| StateCount {
                 application_name,
                 state,
                 sessions,
-            })
-            .collect(),
-    })
+                user,
+                wait_event_type,
+                wait_event,
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]

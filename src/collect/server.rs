@@ -1,8 +1,11 @@
 //! Who and what the server is: version, identity, settings, extensions.
 
+use super::conninfo::{ConnectionSpec, Host, Target};
 use super::{iso, CollectError, SQL_TAG};
 use crate::snapshot::{AvailableExtension, Extension, Server, Setting};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
 use tokio_postgres::Client;
 
 /// Settings the advisor reasons about. Names a server does not know are simply absent.
@@ -11,6 +14,8 @@ pub(crate) const SETTINGS: &[&str] = &[
     "block_size",
     "max_connections",
     "superuser_reserved_connections",
+    // Superuser or pg_read_all_settings only: where the server runs, for `local_cores`.
+    "data_directory",
     "reserved_connections",
     "shared_buffers",
     "work_mem",
@@ -158,4 +163,107 @@ pub(crate) async fn extensions(
         })
         .collect();
     Ok((created, available))
+}
+
+/// CPU cores of the server's machine, when pgadvise runs on that machine: every
+/// target is a Unix socket or a loopback address, and the server's data
+/// directory is readable here with a postmaster.pid naming the port connected
+/// to (the same server, not a container's or a tunnel's). `None` otherwise: a
+/// remote server's cores are never guessed.
+pub fn local_cores(spec: &ConnectionSpec, data_directory: Option<&str>) -> Option<u32> {
+    let dir = Path::new(data_directory.filter(|d| !d.is_empty())?);
+    if spec.targets.is_empty() || !spec.targets.iter().all(is_local) {
+        return None;
+    }
+    let pid_file = std::fs::read_to_string(dir.join("postmaster.pid")).ok()?;
+    if !postmaster_port_matches(&pid_file, &spec.targets) {
+        return None;
+    }
+    std::thread::available_parallelism()
+        .ok()
+        .and_then(|n| u32::try_from(n.get()).ok())
+}
+
+/// A Unix socket, `localhost`, or a loopback address (`hostaddr` wins).
+fn is_local(target: &Target) -> bool {
+    match (&target.host, target.hostaddr) {
+        (_, Some(ip)) => ip.is_loopback(),
+        (Host::Unix(_), None) => true,
+        (Host::Tcp(name), None) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    }
+}
+
+/// postmaster.pid's fourth line is the server's port.
+fn postmaster_port_matches(pid_file: &str, targets: &[Target]) -> bool {
+    let port = pid_file
+        .lines()
+        .nth(3)
+        .and_then(|l| l.trim().parse::<u16>().ok());
+    port.is_some_and(|port| targets.iter().all(|t| t.port == port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::conninfo::{resolve, StaticEnvironment};
+
+    fn spec(conninfo: &str) -> ConnectionSpec {
+        resolve(Some(conninfo), &StaticEnvironment::from_vars([])).unwrap()
+    }
+
+    #[test]
+    fn only_a_server_on_this_machine_counts_as_local() {
+        let cases = [
+            ("postgresql://u@127.0.0.1:5432/db", true),
+            ("postgresql://u@localhost:5432/db", true),
+            ("postgresql://u@[::1]:5432/db", true),
+            ("host=/var/run/postgresql port=5432 user=u dbname=db", true),
+            ("postgresql://u@db.example.com:5432/db", false),
+            ("postgresql://u@10.0.0.5:5432/db", false),
+            // hostaddr is where the connection goes, whatever the name.
+            ("host=localhost hostaddr=10.0.0.5 user=u dbname=db", false),
+            (
+                "host=db.example.com hostaddr=127.0.0.1 user=u dbname=db",
+                true,
+            ),
+            // Every host of a list must be local.
+            ("host=localhost,db.example.com user=u dbname=db", false),
+        ];
+        for (conninfo, expected) in cases {
+            let s = spec(conninfo);
+            assert_eq!(s.targets.iter().all(is_local), expected, "{conninfo}");
+        }
+    }
+
+    #[test]
+    fn postmaster_pid_must_name_the_port_connected_to() {
+        let pid = "4242\n/var/lib/postgresql/15/main\n1700000000\n5433\n/var/run/postgresql\n*\n";
+        let cases = [
+            ("postgresql://u@127.0.0.1:5433/db", true),
+            ("postgresql://u@127.0.0.1:5432/db", false),
+        ];
+        for (conninfo, expected) in cases {
+            assert_eq!(
+                postmaster_port_matches(pid, &spec(conninfo).targets),
+                expected,
+                "{conninfo}"
+            );
+        }
+        assert!(!postmaster_port_matches(
+            "4242\n",
+            &spec("postgresql://u@127.0.0.1:5433/db").targets
+        ));
+        // A remote server's setting is never read from this machine.
+        assert_eq!(
+            local_cores(&spec("postgresql://u@db.example.com/db"), Some("/")),
+            None
+        );
+        assert_eq!(
+            local_cores(&spec("postgresql://u@127.0.0.1/db"), None),
+            None
+        );
+    }
 }

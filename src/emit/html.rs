@@ -8,7 +8,7 @@ use super::report::ScanReport;
 use super::text::{bytes, millis, sql_script};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::ServedByExisting;
-use crate::analyze::pool::PoolVerdict;
+use crate::analyze::pool::{PoolVerdict, TimeCategory};
 use crate::snapshot::Snapshot;
 use askama::Template;
 
@@ -99,6 +99,8 @@ pub struct PoolView {
     pub budget: u32,
     pub budget_arithmetic: String,
     pub window: String,
+    /// Cores as given, or the note that no CPU cap was applied.
+    pub cores: String,
     pub applications: Vec<ApplicationView>,
 }
 
@@ -110,8 +112,12 @@ pub struct ApplicationView {
     pub idle: String,
     pub idle_in_transaction: String,
     pub recommended: u32,
+    /// Share of session time per category, in display order.
+    pub time: Vec<(&'static str, String)>,
+    pub limit: &'static str,
+    pub advice: Vec<String>,
     pub arithmetic: String,
-    pub settings: Vec<(String, String)>,
+    pub settings: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -441,6 +447,16 @@ fn pool_view(v: &PoolVerdict) -> PoolView {
         budget: v.budget,
         budget_arithmetic: v.budget_arithmetic.clone(),
         window: format!("{} samples over {:.1} s", v.samples, v.window_seconds),
+        cores: match (v.db_cores, &v.cores_note) {
+            (Some(cores), _) => format!(
+                "{cores} cores ({}); sessions on CPU server-wide: p50 {}, p95 {}, peak {}",
+                v.cores_source.map_or("given", |s| s.label()),
+                v.server_on_cpu.p50,
+                v.server_on_cpu.p95,
+                v.server_on_cpu.peak
+            ),
+            (None, note) => note.clone().unwrap_or_default(),
+        },
         applications: v
             .applications
             .iter()
@@ -459,12 +475,18 @@ fn pool_view(v: &PoolVerdict) -> PoolView {
                     idle: spread(&a.observed.idle),
                     idle_in_transaction: spread(&a.observed.idle_in_transaction),
                     recommended: a.recommended_size,
+                    time: TimeCategory::ALL
+                        .iter()
+                        .map(|&c| (c.label(), format!("{:.0}%", a.time.get(c) * 100.0)))
+                        .collect(),
+                    limit: a.limit.label(),
+                    advice: a.advice.clone(),
                     // One step per line: the arithmetic reads top to bottom.
                     arithmetic: a.arithmetic.replace("; ", ";\n"),
                     settings: a
                         .settings
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect(),
                 }
             })

@@ -30,6 +30,7 @@ pub fn rule_description(rule: &str) -> &'static str {
         "idle-in-transaction" => "Sessions sat idle inside an open transaction",
         "pool-oversized" => "A connection pool is much larger than its workload needs",
         "pool-beyond-cores" => "More active sessions than the database server's cores can run",
+        "pool-saturated" => "A connection pool is fully busy; a bigger one would not help",
         "unused-index" => "An index is never scanned but costs every write",
         "duplicate-index" => "Two indexes have the same definition",
         "redundant-index" => "An index is a left prefix of another index",

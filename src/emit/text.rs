@@ -353,6 +353,22 @@ pub fn pool_section(
         "  connection pools  budget {} ({}); {} samples over {:.1} s",
         verdict.budget, verdict.budget_arithmetic, verdict.samples, verdict.window_seconds
     );
+    match (verdict.db_cores, &verdict.cores_note) {
+        (Some(cores), _) => {
+            let _ = writeln!(
+                out,
+                "    server: {cores} cores ({}); sessions on CPU p50 {} p95 {} peak {}",
+                verdict.cores_source.map_or("given", |s| s.label()),
+                verdict.server_on_cpu.p50,
+                verdict.server_on_cpu.p95,
+                verdict.server_on_cpu.peak
+            );
+        }
+        (None, Some(note)) => {
+            let _ = writeln!(out, "    note: {note}");
+        }
+        (None, None) => {}
+    }
     for app in &verdict.applications {
         let declared = match &app.declared {
             Some(d) => format!("{}×{} = {}", d.instances, d.size, d.total),
@@ -364,11 +380,25 @@ pub fn pool_section(
             "    {}: declared {declared}; peak active {} idle {} idle-in-tx {}; recommended {}",
             app.name, o.active.peak, o.idle.peak, o.idle_in_transaction.peak, app.recommended_size
         );
+        let _ = writeln!(
+            out,
+            "      time: {}; limit: {}",
+            app.time.summary(),
+            app.limit.label()
+        );
+        for line in &app.advice {
+            let _ = writeln!(out, "      advice: {line}");
+        }
         let _ = writeln!(out, "      {}", app.arithmetic);
         if !app.settings.is_empty() {
             let _ = writeln!(out, "      settings, per instance:");
-            for (pool, snippet) in &app.settings {
-                let _ = writeln!(out, "        {pool:<16} {}", snippet.replace('\n', "; "));
+            for (library, snippet) in &app.settings {
+                let _ = writeln!(
+                    out,
+                    "        {:<16} {}",
+                    library.as_str(),
+                    snippet.replace('\n', "; ")
+                );
             }
         }
     }

@@ -189,6 +189,29 @@ impl TestDb {
     }
 }
 
+/// A PostgreSQL client program: beside the test server's binaries, else the
+/// newest Debian one. Missing is a loud failure with the fix.
+pub fn client_program(name: &str) -> std::path::PathBuf {
+    let mut candidates = Vec::new();
+    if let Some(cluster) = server().local() {
+        candidates.push(cluster.bin_dir().join(name));
+    }
+    let mut debian: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .collect();
+    debian.sort();
+    candidates.extend(debian.into_iter().rev());
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} not found: apt-get install postgresql-15 (it ships {name})")
+        })
+}
+
 /// Runs the `pgadvise` binary built for these tests.
 pub fn pgadvise() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pgadvise"));
