@@ -245,8 +245,8 @@ pub struct AdvisorArgs {
     pub exclude_tables: Vec<String>,
 
     /// Keep an index only if, given the rest of the verified set, it cuts the
-    /// cost of the statements it serves by this many percent (and pays its
-    /// upkeep on writes).
+    /// cost of at least one statement it serves by this many percent (and
+    /// pays its upkeep on writes).
     #[arg(long, value_name = "PERCENT", default_value_t = 10.0, value_parser = parse_percent)]
     pub min_cost_savings: f64,
 

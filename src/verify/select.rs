@@ -352,7 +352,11 @@ pub async fn select(
         every_name: HashMap::new(),
         sizes: vec![None; space.candidates.len()],
         narrower: narrower_of(&space.candidates),
-        built_for: space.candidates.iter().map(|c| c.queryids.clone()).collect(),
+        built_for: space
+            .candidates
+            .iter()
+            .map(|c| c.queryids.clone())
+            .collect(),
         table_of: space
             .candidates
             .iter()
