@@ -720,12 +720,27 @@ pub async fn select(
     // 4. The set together. Every statement that planned, with the whole set.
     let configuration: Vec<usize> = session.configuration.iter().copied().collect();
     session.create(&configuration).await?;
-    let planned_ids: Vec<i64> = {
-        let mut ids: Vec<i64> = cost0.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+    // A one-table, one-index statement that no chosen index could lead for
+    // keeps its baseline plan: nothing the planner could use was added.
+    let usable = |id: &i64| {
+        !single(id)
+            || scopes.get(id).is_none_or(|scope| {
+                configuration.iter().any(|&c| {
+                    let candidate = &space.candidates[c];
+                    candidate
+                        .key_specs
+                        .first()
+                        .is_some_and(|k| scope.could_use(&candidate.table_name, &k.key))
+                })
+            })
     };
-    let mut plans: HashMap<i64, PlanSummary> = HashMap::new();
+    let mut planned_ids: Vec<i64> = cost0.keys().copied().filter(|id| usable(id)).collect();
+    planned_ids.sort_unstable();
+    let mut plans: HashMap<i64, PlanSummary> = baseline
+        .iter()
+        .filter(|(id, _)| !usable(id))
+        .map(|(id, plan)| (*id, plan.clone()))
+        .collect();
     for (id, result) in session.plan(&planned_ids, &by_id).await {
         if let Ok(plan) = result {
             plans.insert(id, plan);
