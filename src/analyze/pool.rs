@@ -474,8 +474,12 @@ fn clamp_size(raw: u32, share: u32, cores: Option<u32>) -> u32 {
 /// Per-library settings: `total` connections over `instances`, keeping about the
 /// usual in-use count (`in_use_p50`) open when idle, waiting at most
 /// `timeout_s` for a connection, and the idle-in-transaction guard for `roles`.
+/// `clients` is how many connections the application opens today: behind
+/// PgBouncer they stay its clients (`max_client_conn` must admit them all,
+/// or a smaller server pool turns into refused connections).
 fn client_settings(
     total: u32,
+    clients: u32,
     instances: u32,
     in_use_p50: u32,
     timeout_s: u32,
@@ -536,7 +540,7 @@ fn client_settings(
             Library::Pgbouncer,
             format!(
                 "default_pool_size = {total}\nmax_client_conn = {}\nquery_wait_timeout = {timeout_s}",
-                size.saturating_mul(instances).max(total)
+                size.saturating_mul(instances).max(total).max(clients)
             ),
         ),
         (Library::Postgresql, role_guard),
@@ -1034,7 +1038,15 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         });
         let instances = declared_pool.map_or(1, |d| d.instances);
         let in_use_p50 = observed.active.p50 + observed.idle.p50 + observed.idle_in_transaction.p50;
-        let settings = client_settings(recommended, instances, in_use_p50, acquire_timeout, &roles);
+        let clients = declared_pool.map_or(recommended, |d| d.total());
+        let settings = client_settings(
+            recommended,
+            clients,
+            instances,
+            in_use_p50,
+            acquire_timeout,
+            &roles,
+        );
         applications.push(ApplicationVerdict {
             name: name.clone(),
             declared: declared_pool.map(|d| Declared {
@@ -1333,7 +1345,19 @@ mod tests {
     #[test]
     fn settings_are_per_instance_and_bound_the_wait() {
         // 10 connections over 4 instances: ceil(10 / 4) = 3 each; 5 in use over 4 → 2 idle kept.
-        let s = client_settings(10, 4, 5, 2, &["app".to_string(), "Odd Role".to_string()]);
+        let s = client_settings(
+            10,
+            10,
+            4,
+            5,
+            2,
+            &["app".to_string(), "Odd Role".to_string()],
+        );
+        // A pool made smaller keeps admitting the clients the application opens.
+        let shrunk = client_settings(5, 8, 1, 3, 2, &[]);
+        assert!(
+            shrunk[&Library::Pgbouncer].contains("default_pool_size = 5\nmax_client_conn = 8\n")
+        );
         let cases = [
             (
                 Library::Hikaricp,
