@@ -502,11 +502,13 @@ pub async fn select(
             - replaced.iter().map(|&c| session.size(c)).sum::<i64>())
         .max(1);
         let m = &measured[u];
+        // A replacement measured before the index it replaces was chosen has
+        // not seen that index's statements read the wider one instead.
         let stale = m
             .versions
             .iter()
             .any(|(t, v)| versions.get(t).copied().unwrap_or(0) != *v)
-            && m.costs.iter().any(|(id, _)| !single(id));
+            && (!replaced.is_empty() || m.costs.iter().any(|(id, _)| !single(id)));
         let gain = gain(&m.costs, cur, &weight, !replaced.is_empty());
         if gain.total <= writes
             || gain.total < MIN_GAIN_SHARE * workload_cost
@@ -1031,7 +1033,10 @@ pub async fn select(
         proposal.served_with.sort();
     }
 
-    for id in &planned_ids {
+    // Every statement that planned, those the set cannot touch included.
+    let mut every_id: Vec<i64> = cost0.keys().copied().collect();
+    every_id.sort_unstable();
+    for id in &every_id {
         let (Some(before), Some(after)) = (cost0.get(id), final_plans.get(id)) else {
             continue;
         };
