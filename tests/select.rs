@@ -351,6 +351,14 @@ async fn a_budget_keeps_the_more_valuable_index_and_says_what_it_left_out() {
             <= budget.parse::<i64>().unwrap(),
         "{report:#}"
     );
+    // The set's totals still count the statement it leaves unserved.
+    let before = |r: &Value| r["verification"]["workload_cost_before"].as_f64().unwrap();
+    assert!(
+        (before(&report) - before(&free)).abs() <= 1e-6 * before(&free),
+        "workload cost before: {} with the budget, {} without",
+        before(&report),
+        before(&free)
+    );
 
     // The text report says it too.
     let out = scan_output(&db.url, &["--budget", &budget]);
