@@ -21,6 +21,7 @@
 //! ```
 
 use crate::analyze::pool::DeclaredPool;
+use crate::analyze::rule::RuleId;
 use clap::ValueEnum;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -133,7 +134,7 @@ pub struct IgnoreSettings {
     #[serde(default)]
     pub tables: Vec<String>,
     #[serde(default)]
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
 }
 
 /// For the migration writer (`scan --out`): the runner's format and the folder.
