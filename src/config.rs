@@ -623,4 +623,17 @@ mod apply_tests {
             assert!(err.contains(needle), "{text}: {err}");
         }
     }
+
+    #[test]
+    fn an_unknown_ignored_rule_is_named_with_the_valid_ones() {
+        let err = Config::parse("[ignore]\nrules = [\"unindexed-foreign-key\"]\n").unwrap_err();
+        for needle in [
+            "rules",
+            "unindexed-foreign-key",
+            "fk-without-index",
+            "pool-saturated",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
 }
