@@ -21,6 +21,7 @@
 //! ```
 
 use crate::analyze::pool::DeclaredPool;
+use crate::analyze::rule::RuleId;
 use clap::ValueEnum;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -133,7 +134,7 @@ pub struct IgnoreSettings {
     #[serde(default)]
     pub tables: Vec<String>,
     #[serde(default)]
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
 }
 
 /// For the migration writer (`scan --out`): the runner's format and the folder.
@@ -620,6 +621,19 @@ mod apply_tests {
         for (text, needle) in cases {
             let err = Config::parse(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_ignored_rule_is_named_with_the_valid_ones() {
+        let err = Config::parse("[ignore]\nrules = [\"unindexed-foreign-key\"]\n").unwrap_err();
+        for needle in [
+            "rules",
+            "unindexed-foreign-key",
+            "fk-without-index",
+            "pool-saturated",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
         }
     }
 }

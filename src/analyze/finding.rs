@@ -1,5 +1,6 @@
 //! Findings: something a DBA should know, with its evidence and its fix.
 
+use super::rule::RuleId;
 use serde::{Deserialize, Serialize};
 
 /// How much a finding matters; `pgadvise audit --fail-on` compares against it.
@@ -23,10 +24,10 @@ impl Severity {
     }
 }
 
-/// One finding. `rule` is a stable id (e.g. `pool-budget-exceeded`).
+/// One finding. `rule` serializes to its stable id (e.g. `pool-budget-exceeded`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    pub rule: String,
+    pub rule: RuleId,
     pub severity: Severity,
     /// What the finding is about, stable across runs: a qualified table or
     /// index name (`public.messages`), `application:<name>` for a pool, or
@@ -70,7 +71,7 @@ mod tests {
 
     fn finding(object: &str, queryid: Option<i64>, title: &str) -> Finding {
         Finding {
-            rule: "unused-index".into(),
+            rule: RuleId::UnusedIndex,
             severity: Severity::Medium,
             object: object.into(),
             queryid,

@@ -6,4 +6,5 @@ pub mod health;
 pub mod indexes;
 pub mod pool;
 pub mod queries;
+pub mod rule;
 pub mod workload;

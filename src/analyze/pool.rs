@@ -14,6 +14,7 @@
 //! more sessions would queue inside the server instead of in the application.
 
 use super::finding::{Finding, Severity};
+use super::rule::RuleId;
 use crate::snapshot::{PoolWindow, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -1077,7 +1078,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             .map(|d| format!("{} {}×{} = {}", d.name, d.instances, d.size, d.total()))
             .collect();
         findings.push(Finding {
-            rule: "pool-budget-exceeded".into(),
+            rule: RuleId::PoolBudgetExceeded,
             object: "server".into(),
             queryid: None,
             fix: Some("Shrink the pools until instances × size sums below the budget (see each application's recommended size), or put PgBouncer in transaction mode in front of the server.".into()),
@@ -1109,7 +1110,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         .unwrap_or(0);
     if let Some(severity) = near_limit_severity(peak_connections, budget) {
         findings.push(Finding {
-            rule: "connections-near-limit".into(),
+            rule: RuleId::ConnectionsNearLimit,
             object: "server".into(),
             queryid: None,
             fix: Some("Find which applications hold the connections (the applications table), shrink oversized pools, or pool through PgBouncer; raise max_connections only with the memory to back it.".into()),
@@ -1136,7 +1137,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             .unwrap_or(0);
         if active_peak > cores_cap(cores) {
             findings.push(Finding {
-                rule: "pool-beyond-cores".into(),
+                rule: RuleId::PoolBeyondCores,
                 object: "server".into(),
                 queryid: None,
                 fix: Some(format!("Cap active connections near {}: smaller pools, or PgBouncer in transaction mode.", cores_cap(cores))),
@@ -1157,7 +1158,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
         let idle_peak = app.observed.idle.peak;
         if is_oversized(declared.max(idle_peak), app.recommended_size) {
             findings.push(Finding {
-                rule: "pool-oversized".into(),
+                rule: RuleId::PoolOversized,
                 object: format!("application:{}", app.name),
                 queryid: None,
                 fix: Some(format!("Set the pool of {} to {} (its ready-to-paste settings are in the pool verdict).", app.name, app.recommended_size)),
@@ -1186,7 +1187,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             continue;
         }
         findings.push(Finding {
-            rule: "pool-saturated".into(),
+            rule: RuleId::PoolSaturated,
             object: format!("application:{}", app.name),
             queryid: None,
             fix: app.advice.first().cloned(),
@@ -1239,7 +1240,7 @@ pub fn verdict(snapshot: &Snapshot, options: &PoolOptions) -> (PoolVerdict, Vec<
             })
             .collect();
         findings.push(Finding {
-            rule: "idle-in-transaction".into(),
+            rule: RuleId::IdleInTransaction,
             object: format!("application:{app}"),
             queryid: None,
             fix: Some("Commit or roll back promptly in the application; set idle_in_transaction_session_timeout (e.g. 60s) for its role as a backstop.".into()),

@@ -4,11 +4,12 @@
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::IndexProposal;
+use crate::analyze::rule::RuleId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The rule id of an index proposal seen as a finding.
-pub const MISSING_INDEX: &str = "missing-index";
+pub const MISSING_INDEX: RuleId = RuleId::MissingIndex;
 
 /// Version of the baseline file's shape.
 pub const BASELINE_FORMAT_VERSION: u32 = 1;
@@ -94,7 +95,7 @@ pub fn index_findings(
                 )
             };
             Finding {
-                rule: MISSING_INDEX.to_string(),
+                rule: MISSING_INDEX,
                 severity: thresholds.severity(time_ms, total_workload_ms),
                 // The table and the statement the index is for: stable while the
                 // same statements run, whatever the index ends up being called.
@@ -127,12 +128,12 @@ pub fn index_findings(
 /// bare name; an index or pool object never matches a table pattern).
 pub fn without_ignored(
     findings: Vec<Finding>,
-    rules: &[String],
+    rules: &[RuleId],
     tables: &[String],
 ) -> Vec<Finding> {
     findings
         .into_iter()
-        .filter(|f| !rules.iter().any(|r| r == &f.rule))
+        .filter(|f| !rules.contains(&f.rule))
         .filter(|f| {
             let table = f
                 .evidence
@@ -164,7 +165,7 @@ pub struct Baseline {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineEntry {
     pub fingerprint: String,
-    pub rule: String,
+    pub rule: RuleId,
     pub severity: Severity,
     pub object: String,
     pub title: String,
@@ -176,7 +177,7 @@ impl Baseline {
             .iter()
             .map(|f| BaselineEntry {
                 fingerprint: f.fingerprint(),
-                rule: f.rule.clone(),
+                rule: f.rule,
                 severity: f.severity,
                 object: f.object.clone(),
                 title: f.title.clone(),
@@ -395,9 +396,9 @@ pub fn parse_severity(text: &str) -> Result<Severity, String> {
 mod tests {
     use super::*;
 
-    fn finding(rule: &str, object: &str, severity: Severity) -> Finding {
+    fn finding(rule: RuleId, object: &str, severity: Severity) -> Finding {
         Finding {
-            rule: rule.into(),
+            rule,
             severity,
             object: object.into(),
             queryid: None,
@@ -427,8 +428,12 @@ mod tests {
 
     #[test]
     fn fail_on_and_baseline_decide_together() {
-        let old = finding("unused-index", "public.a_idx", Severity::High);
-        let low = finding("idle-in-transaction", "application:worker", Severity::Low);
+        let old = finding(RuleId::UnusedIndex, "public.a_idx", Severity::High);
+        let low = finding(
+            RuleId::IdleInTransaction,
+            "application:worker",
+            Severity::Low,
+        );
         let new = finding(MISSING_INDEX, "public.messages", Severity::High);
         let all = vec![old.clone(), low.clone(), new.clone()];
 
@@ -460,7 +465,11 @@ mod tests {
     fn ignores_rules_and_tables() {
         let mut on_table = finding(MISSING_INDEX, "public.messages", Severity::High);
         on_table.evidence = serde_json::json!({ "table": "public.messages" });
-        let pool = finding("idle-in-transaction", "application:worker", Severity::High);
+        let pool = finding(
+            RuleId::IdleInTransaction,
+            "application:worker",
+            Severity::High,
+        );
         let kept = without_ignored(
             vec![on_table.clone(), pool.clone()],
             &[],
@@ -469,7 +478,7 @@ mod tests {
         assert_eq!(kept, vec![pool.clone()]);
         let kept = without_ignored(
             vec![on_table.clone(), pool],
-            &["idle-in-transaction".into()],
+            &[RuleId::IdleInTransaction],
             &["other.messages".into()],
         );
         assert_eq!(kept, vec![on_table]);
@@ -534,10 +543,10 @@ mod tests {
             definition_tail: String::new(),
             plans: vec![],
         };
-        let drop = |rule: &str, index: &str, rebuild: bool| DropProposal {
+        let drop = |rule: RuleId, index: &str, rebuild: bool| DropProposal {
             index: index.into(),
             table: "public.t".into(),
-            rule: rule.into(),
+            rule,
             reason: String::new(),
             drop_sql: String::new(),
             recreate_sql: String::new(),
@@ -545,18 +554,18 @@ mod tests {
             size_bytes: 0,
         };
         let duplicate = finding(
-            "duplicate-index",
+            RuleId::DuplicateIndex,
             "public.orders_status_idx",
             Severity::Medium,
         );
-        let invalid = finding("invalid-index", "app.broken_idx", Severity::High);
-        let unproposed = finding("unused-index", "public.kept_idx", Severity::Low);
+        let invalid = finding(RuleId::InvalidIndex, "app.broken_idx", Severity::High);
+        let unproposed = finding(RuleId::UnusedIndex, "public.kept_idx", Severity::Low);
         let files = migration_files(
             dir.path(),
             &[proposal("messages_user_id_idx"), proposal("lost_idx")],
             &[
-                drop("duplicate-index", "public.orders_status_idx", false),
-                drop("invalid-index", "app.events_broken_idx", true),
+                drop(RuleId::DuplicateIndex, "public.orders_status_idx", false),
+                drop(RuleId::InvalidIndex, "app.events_broken_idx", true),
             ],
             &[
                 missing.clone(),
@@ -585,11 +594,15 @@ mod tests {
         // The drop names another index than the finding: no file.
         assert_eq!(file(&invalid), None);
         assert_eq!(files.len(), 3, "{files:?}");
-        let invalid = finding("invalid-index", "app.events_broken_idx", Severity::High);
+        let invalid = finding(
+            RuleId::InvalidIndex,
+            "app.events_broken_idx",
+            Severity::High,
+        );
         let files = migration_files(
             dir.path(),
             &[],
-            &[drop("invalid-index", "app.events_broken_idx", true)],
+            &[drop(RuleId::InvalidIndex, "app.events_broken_idx", true)],
             std::slice::from_ref(&invalid),
         );
         assert!(files[&invalid.fingerprint()].ends_with("/4_rebuild_events_broken_idx_1of2.sql"));

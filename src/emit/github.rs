@@ -63,11 +63,12 @@ pub fn annotations(findings: &[Finding], migration_files: &BTreeMap<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::rule::RuleId;
 
     #[test]
     fn lines_are_escaped_workflow_commands() {
         let f = Finding {
-            rule: "missing-index".into(),
+            rule: RuleId::MissingIndex,
             severity: Severity::High,
             object: "public.messages".into(),
             queryid: None,

@@ -304,7 +304,7 @@ fn drop_view(d: &crate::analyze::health::DropProposal) -> DropView {
     DropView {
         index: d.index.clone(),
         table: d.table.clone(),
-        rule: d.rule.clone(),
+        rule: d.rule.to_string(),
         size: bytes(d.size_bytes),
         reason: d.reason.clone(),
         rebuild: d.rebuild,
@@ -497,7 +497,7 @@ fn pool_view(v: &PoolVerdict) -> PoolView {
 fn finding_view(f: &Finding) -> FindingView {
     FindingView {
         severity: f.severity.as_str(),
-        rule: f.rule.clone(),
+        rule: f.rule.to_string(),
         object: f.object.clone(),
         title: f.title.clone(),
         detail: f.detail.clone(),

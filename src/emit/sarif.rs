@@ -4,6 +4,7 @@
 
 use super::report::ScanReport;
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -19,50 +20,32 @@ pub fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// What a rule checks, in one sentence, for the known rule ids.
-pub fn rule_description(rule: &str) -> &'static str {
-    match rule {
-        "missing-index" => "A hot statement has no index that serves it",
-        "pool-budget-exceeded" => {
-            "Declared connection pools can open more connections than the server allows"
-        }
-        "connections-near-limit" => "Connections came close to the server's max_connections budget",
-        "idle-in-transaction" => "Sessions sat idle inside an open transaction",
-        "pool-oversized" => "A connection pool is much larger than its workload needs",
-        "pool-beyond-cores" => "More active sessions than the database server's cores can run",
-        "pool-saturated" => "A connection pool is fully busy; a bigger one would not help",
-        "unused-index" => "An index is never scanned but costs every write",
-        "duplicate-index" => "Two indexes have the same definition",
-        "redundant-index" => "An index is a left prefix of another index",
-        "invalid-index" => "An index is INVALID (a failed concurrent build)",
-        "unindexed-foreign-key" => "A foreign key has no index on the referencing columns",
-        "offset-pagination" => "A statement pages with OFFSET",
-        "limit-without-order" => "A statement uses LIMIT without ORDER BY",
-        _ => "pgadvise finding",
-    }
-}
-
 /// The SARIF document. `migration_files` maps a finding's fingerprint to the
 /// migration file written for it (a path relative to the repository root).
+/// Every rule of the registry is described, found or not, so a code-scanning
+/// service always has the description and help link of a rule it shows.
 pub fn to_sarif(report: &ScanReport, migration_files: &BTreeMap<String, String>) -> Value {
-    let mut rule_ids: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
-    rule_ids.sort_unstable();
-    rule_ids.dedup();
-    let rules: Vec<Value> = rule_ids
+    let rules: Vec<Value> = RuleId::ALL
         .iter()
-        .map(|id| {
+        .map(|&rule| {
             let worst = report
                 .findings
                 .iter()
-                .filter(|f| f.rule == *id)
+                .filter(|f| f.rule == rule)
                 .map(|f| f.severity)
                 .max()
-                .unwrap_or(Severity::Low);
+                .unwrap_or_else(|| rule.default_severity());
+            let info = rule.info();
+            let full = match info.fix {
+                Some(fix) => format!("{}. Usual fix: {fix}.", info.description),
+                None => format!("{}.", info.description),
+            };
             json!({
-                "id": id,
-                "name": id,
-                "shortDescription": { "text": rule_description(id) },
-                "helpUri": format!("{INFORMATION_URI}#{id}"),
+                "id": info.id,
+                "name": info.id,
+                "shortDescription": { "text": info.description },
+                "fullDescription": { "text": full },
+                "helpUri": rule.help_uri(INFORMATION_URI),
                 "defaultConfiguration": { "level": level(worst) },
             })
         })
@@ -70,7 +53,7 @@ pub fn to_sarif(report: &ScanReport, migration_files: &BTreeMap<String, String>)
     let results: Vec<Value> = report
         .findings
         .iter()
-        .map(|f| result(f, &rule_ids, migration_files))
+        .map(|f| result(f, migration_files))
         .collect();
     json!({
         "$schema": SARIF_SCHEMA,
@@ -93,7 +76,7 @@ pub fn to_sarif(report: &ScanReport, migration_files: &BTreeMap<String, String>)
     })
 }
 
-fn result(f: &Finding, rule_ids: &[&str], migration_files: &BTreeMap<String, String>) -> Value {
+fn result(f: &Finding, migration_files: &BTreeMap<String, String>) -> Value {
     let fingerprint = f.fingerprint();
     let mut text = format!("{}: {}", f.title, f.detail);
     if let Some(fix) = &f.fix {
@@ -111,7 +94,8 @@ fn result(f: &Finding, rule_ids: &[&str], migration_files: &BTreeMap<String, Str
     }
     json!({
         "ruleId": f.rule,
-        "ruleIndex": rule_ids.iter().position(|r| *r == f.rule).unwrap_or(0),
+        // The rules array is RuleId::ALL, so the position is always found.
+        "ruleIndex": RuleId::ALL.iter().position(|r| *r == f.rule).unwrap_or(0),
         "level": level(f.severity),
         "message": { "text": text },
         "locations": [location],
@@ -165,9 +149,9 @@ mod tests {
         }
     }
 
-    fn finding(rule: &str, object: &str, severity: Severity) -> Finding {
+    fn finding(rule: RuleId, object: &str, severity: Severity) -> Finding {
         Finding {
-            rule: rule.into(),
+            rule,
             severity,
             object: object.into(),
             queryid: Some(7),
@@ -181,9 +165,13 @@ mod tests {
     #[test]
     fn one_rule_per_kind_and_levels_from_severity() {
         let findings = vec![
-            finding("missing-index", "public.messages", Severity::High),
-            finding("missing-index", "public.content", Severity::Medium),
-            finding("idle-in-transaction", "application:worker", Severity::Low),
+            finding(RuleId::MissingIndex, "public.messages", Severity::High),
+            finding(RuleId::MissingIndex, "public.content", Severity::Medium),
+            finding(
+                RuleId::IdleInTransaction,
+                "application:worker",
+                Severity::Low,
+            ),
         ];
         let mut files = BTreeMap::new();
         files.insert(
@@ -194,7 +182,7 @@ mod tests {
         assert_eq!(doc["version"], "2.1.0");
         let run = &doc["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-        assert_eq!(rules.len(), 2);
+        assert_eq!(rules.len(), RuleId::ALL.len());
         let results = run["results"].as_array().unwrap();
         assert_eq!(results[0]["level"], "error");
         assert_eq!(results[1]["level"], "warning");
@@ -210,5 +198,39 @@ mod tests {
         );
         let rule_index = results[2]["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[rule_index]["id"], "idle-in-transaction");
+    }
+
+    #[test]
+    fn every_rule_has_a_descriptor_with_its_own_description() {
+        let doc = to_sarif(&report(Vec::new()), &BTreeMap::new());
+        let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
+        for rule in RuleId::ALL {
+            let d = rules
+                .iter()
+                .find(|d| d["id"] == rule.as_str())
+                .unwrap_or_else(|| panic!("no SARIF rule for {rule}"));
+            let short = d["shortDescription"]["text"].as_str().unwrap_or("");
+            let full = d["fullDescription"]["text"].as_str().unwrap_or("");
+            assert!(
+                !short.is_empty() && short != "pgadvise finding",
+                "{rule}: {short}"
+            );
+            assert!(full.starts_with(short), "{rule}: {full}");
+            let uri = d["helpUri"].as_str().unwrap_or("");
+            assert!(
+                uri.starts_with(INFORMATION_URI) && uri.contains('#'),
+                "{rule}: {uri}"
+            );
+        }
+        let mut shorts: Vec<&Value> = rules.iter().map(|d| &d["shortDescription"]).collect();
+        shorts.sort_by_key(|v| v.to_string());
+        shorts.dedup();
+        assert_eq!(
+            shorts.len(),
+            RuleId::ALL.len(),
+            "two rules share a description"
+        );
     }
 }

@@ -8,8 +8,9 @@
 use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::queries::AccessOrigin;
+use crate::analyze::rule::RuleId;
 
-pub const RULE: &str = "count-star-large-table";
+pub const RULE: RuleId = RuleId::CountStarLargeTable;
 
 pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
     let mut findings = Vec::new();

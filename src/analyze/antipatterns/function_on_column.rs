@@ -13,9 +13,10 @@ use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::serve::normalize_sql;
 use crate::analyze::queries::{IndexKey, PredicateClass};
+use crate::analyze::rule::RuleId;
 use crate::ident::quote;
 
-pub const RULE: &str = "function-on-column";
+pub const RULE: RuleId = RuleId::FunctionOnColumn;
 
 /// For `date(col)` / `col::date`: the column.
 fn date_of(sql: &str) -> Option<String> {

@@ -11,8 +11,9 @@ use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::serve::normalize_sql;
 use crate::analyze::queries::{AccessNote, IndexKey, PredicateClass, TableAccess};
+use crate::analyze::rule::RuleId;
 
-pub const RULE: &str = "implicit-cast";
+pub const RULE: RuleId = RuleId::ImplicitCast;
 
 /// The btree operator family a type's comparisons belong to.
 pub fn family(data_type: &str) -> String {

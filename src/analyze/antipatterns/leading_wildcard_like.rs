@@ -11,9 +11,10 @@ use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::serve::normalize_sql;
 use crate::analyze::queries::{IndexKey, PredicateOp, TableAccess};
+use crate::analyze::rule::RuleId;
 use crate::ident::quote;
 
-pub const RULE: &str = "leading-wildcard-like";
+pub const RULE: RuleId = RuleId::LeadingWildcardLike;
 
 /// Whether a valid trigram index (GIN or GiST) leads with this key.
 fn has_trigram_index(context: &Context, access: &TableAccess, key: &IndexKey) -> bool {

@@ -12,8 +12,9 @@
 use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::queries::{AccessOrigin, AccessRole, StatementKind};
+use crate::analyze::rule::RuleId;
 
-pub const RULE: &str = "limit-without-order-by";
+pub const RULE: RuleId = RuleId::LimitWithoutOrderBy;
 
 pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
     let shape = &hot.analyzed.shape;

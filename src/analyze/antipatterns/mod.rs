@@ -20,6 +20,7 @@ pub mod select_star_wide_table;
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::{IndexProposal, TableFilter};
 use crate::analyze::queries::TableAccess;
+use crate::analyze::rule::RuleId;
 use crate::analyze::workload::{AnalyzedStatement, Workload};
 use crate::snapshot::{Snapshot, Table};
 
@@ -177,7 +178,7 @@ pub(crate) struct FindingText {
 /// A finding about one statement: its identity and weight go into the
 /// evidence, with the rule's own facts under `details`.
 pub(crate) fn statement_finding(
-    rule: &str,
+    rule: RuleId,
     severity: Severity,
     object: String,
     hot: &HotStatement,
@@ -191,7 +192,7 @@ pub(crate) fn statement_finding(
     } = text;
     let s = hot.analyzed.statement;
     Finding {
-        rule: rule.to_string(),
+        rule,
         severity,
         object,
         queryid: Some(s.queryid),

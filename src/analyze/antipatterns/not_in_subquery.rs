@@ -9,8 +9,9 @@
 use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::queries::{IndexKey, PredicateOp};
+use crate::analyze::rule::RuleId;
 
-pub const RULE: &str = "not-in-subquery";
+pub const RULE: RuleId = RuleId::NotInSubquery;
 
 pub fn check(_context: &Context, hot: &HotStatement) -> Vec<Finding> {
     let mut findings = Vec::new();

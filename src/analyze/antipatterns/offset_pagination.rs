@@ -15,9 +15,10 @@ use crate::analyze::queries::{
     tokenize, AccessOrigin, AccessRole, IndexKey, SortDirection, StatementKind, TableAccess,
     TokenKind,
 };
+use crate::analyze::rule::RuleId;
 use crate::ident::quote;
 
-pub const RULE: &str = "offset-pagination";
+pub const RULE: RuleId = RuleId::OffsetPagination;
 
 pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
     let shape = &hot.analyzed.shape;

@@ -7,8 +7,9 @@
 
 use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 
-pub const RULE: &str = "select-star-wide-table";
+pub const RULE: RuleId = RuleId::SelectStarWideTable;
 
 pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
     let mut findings = Vec::new();

@@ -9,9 +9,10 @@
 
 use super::HealthOptions;
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use crate::snapshot::{Snapshot, Table};
 
-pub const RULE: &str = "dead-tuples";
+pub const RULE: RuleId = RuleId::DeadTuples;
 
 /// Settings a DBA looks at when autovacuum falls behind.
 const SETTINGS: &[&str] = &[
@@ -119,7 +120,7 @@ pub fn check(snapshot: &Snapshot, options: &HealthOptions) -> Vec<Finding> {
             )
         };
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: if ratio >= 0.5 { Severity::High } else { Severity::Medium },
             object: name.clone(),
             queryid: None,

@@ -13,9 +13,10 @@ use super::{
     Signature,
 };
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use crate::snapshot::{Index, Snapshot};
 
-pub const RULE: &str = "duplicate-index";
+pub const RULE: RuleId = RuleId::DuplicateIndex;
 
 pub fn check(snapshot: &Snapshot, claimed: &[String]) -> (Vec<Finding>, Vec<DropProposal>) {
     let candidates: Vec<&Index> = snapshot
@@ -60,7 +61,7 @@ pub fn check(snapshot: &Snapshot, claimed: &[String]) -> (Vec<Finding>, Vec<Drop
                 "constraint": kept.constraint.as_ref().map(|c| c.name.clone()),
             });
             findings.push(Finding {
-                rule: RULE.into(),
+                rule: RULE,
                 severity: Severity::Medium,
                 object: name.clone(),
                 queryid: None,

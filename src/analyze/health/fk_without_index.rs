@@ -12,10 +12,11 @@
 use super::HealthOptions;
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::IndexAdvice;
+use crate::analyze::rule::RuleId;
 use crate::ident::quote;
 use crate::snapshot::{ForeignKey, Index, Snapshot};
 
-pub const RULE: &str = "fk-without-index";
+pub const RULE: RuleId = RuleId::FkWithoutIndex;
 
 /// Whether the first `columns.len()` keys of `keys` are exactly `columns`.
 fn leads(keys: &[Option<&str>], columns: &[String]) -> bool {
@@ -108,7 +109,7 @@ pub fn check(snapshot: &Snapshot, advice: &IndexAdvice, options: &HealthOptions)
             columns.join(", ")
         );
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: Severity::Medium,
             object: fk.table.to_string(),
             queryid: None,

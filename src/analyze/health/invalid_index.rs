@@ -10,9 +10,10 @@
 
 use super::{drop_proposal, index_evidence, index_name, DropProposal};
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use crate::snapshot::Snapshot;
 
-pub const RULE: &str = "invalid-index";
+pub const RULE: RuleId = RuleId::InvalidIndex;
 
 pub fn check(snapshot: &Snapshot) -> (Vec<Finding>, Vec<DropProposal>) {
     let mut findings = Vec::new();
@@ -30,7 +31,7 @@ pub fn check(snapshot: &Snapshot) -> (Vec<Finding>, Vec<DropProposal>) {
         };
         if index.is_partitioned {
             findings.push(Finding {
-                rule: RULE.into(),
+                rule: RULE,
                 severity: Severity::Medium,
                 object: name.clone(),
                 queryid: None,
@@ -53,7 +54,7 @@ pub fn check(snapshot: &Snapshot) -> (Vec<Finding>, Vec<DropProposal>) {
         if index.constraint.is_some() || index.parent_index.is_some() {
             // Not a failed concurrent build of a plain index: no safe drop to propose.
             findings.push(Finding {
-                rule: RULE.into(),
+                rule: RULE,
                 severity: Severity::High,
                 object: name.clone(),
                 queryid: None,
@@ -74,7 +75,7 @@ pub fn check(snapshot: &Snapshot) -> (Vec<Finding>, Vec<DropProposal>) {
             true,
         );
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: Severity::High,
             object: name.clone(),
             queryid: None,

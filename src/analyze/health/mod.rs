@@ -22,6 +22,7 @@ pub(crate) mod fixture;
 use crate::analyze::finding::Finding;
 use crate::analyze::indexes::serve::normalize_sql;
 use crate::analyze::indexes::{IndexAdvice, TableFilter};
+use crate::analyze::rule::RuleId;
 use crate::analyze::workload::Workload;
 use crate::snapshot::{Index, QualifiedName, Snapshot};
 use serde::Serialize;
@@ -75,7 +76,7 @@ pub struct DropProposal {
     /// `schema.table`.
     pub table: String,
     /// The rule that proposed it (`invalid-index`, `duplicate-index`, ...).
-    pub rule: String,
+    pub rule: RuleId,
     pub reason: String,
     /// `DROP INDEX CONCURRENTLY IF EXISTS ...`.
     pub drop_sql: String,
@@ -215,11 +216,11 @@ pub fn droppable(snapshot: &Snapshot, index: &Index) -> bool {
 }
 
 /// The drop of `index` and its recreate statement.
-pub fn drop_proposal(index: &Index, rule: &str, reason: String, rebuild: bool) -> DropProposal {
+pub fn drop_proposal(index: &Index, rule: RuleId, reason: String, rebuild: bool) -> DropProposal {
     DropProposal {
         index: index_name(index),
         table: index.table.to_string(),
-        rule: rule.to_string(),
+        rule,
         reason,
         drop_sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {};", index_name(index)),
         recreate_sql: format!("{};", concurrent_definition(&index.definition)),
@@ -351,7 +352,7 @@ mod tests {
     #[test]
     fn a_drop_is_undone_by_its_recreate_and_a_rebuild_is_both() {
         let index = fixture::index("t", "t_a_idx", &["a"]);
-        let drop = drop_proposal(&index, "duplicate-index", "x".into(), false);
+        let drop = drop_proposal(&index, RuleId::DuplicateIndex, "x".into(), false);
         assert_eq!(
             drop.up(),
             vec!["DROP INDEX CONCURRENTLY IF EXISTS public.t_a_idx;"]
@@ -360,7 +361,7 @@ mod tests {
             drop.down(),
             vec!["CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON public.t USING btree (a);"]
         );
-        let rebuild = drop_proposal(&index, "invalid-index", "x".into(), true);
+        let rebuild = drop_proposal(&index, RuleId::InvalidIndex, "x".into(), true);
         assert_eq!(rebuild.up().len(), 2);
         assert!(rebuild.down().is_empty());
     }

@@ -11,9 +11,10 @@ use super::{
     drop_proposal, droppable, index_evidence, index_name, usable, DropProposal, Signature,
 };
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use crate::snapshot::{Index, Snapshot};
 
-pub const RULE: &str = "redundant-index";
+pub const RULE: RuleId = RuleId::RedundantIndex;
 
 /// Whether `longer` serves everything `shorter` does.
 fn covers(longer: &Signature, shorter: &Signature) -> bool {
@@ -61,7 +62,7 @@ pub fn check(snapshot: &Snapshot, claimed: &[String]) -> (Vec<Finding>, Vec<Drop
             "idx_scan": longer.stats.as_ref().map(|s| s.idx_scan),
         });
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: Severity::Low,
             object: name.clone(),
             queryid: None,

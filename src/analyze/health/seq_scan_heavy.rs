@@ -10,10 +10,11 @@
 use super::HealthOptions;
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::IndexAdvice;
+use crate::analyze::rule::RuleId;
 use crate::analyze::workload::Workload;
 use crate::snapshot::{Snapshot, Statement};
 
-pub const RULE: &str = "seq-scan-heavy";
+pub const RULE: RuleId = RuleId::SeqScanHeavy;
 
 /// Statements listed per finding.
 const MAX_STATEMENTS: usize = 5;
@@ -99,7 +100,7 @@ pub fn check(
             format!("The proposed index(es): {}", ddl.join(" "))
         };
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: Severity::Medium,
             object: name.clone(),
             queryid: None,

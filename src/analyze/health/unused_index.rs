@@ -14,9 +14,10 @@ use super::{
     drop_proposal, droppable, index_evidence, index_name, usable, DropProposal, HealthOptions,
 };
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::rule::RuleId;
 use crate::snapshot::Snapshot;
 
-pub const RULE: &str = "unused-index";
+pub const RULE: RuleId = RuleId::UnusedIndex;
 
 pub fn check(
     snapshot: &Snapshot,
@@ -59,7 +60,7 @@ pub fn check(
             false,
         );
         findings.push(Finding {
-            rule: RULE.into(),
+            rule: RULE,
             severity: Severity::Low,
             object: name.clone(),
             queryid: None,

@@ -73,12 +73,17 @@ pub fn drop_migration(drop: &DropProposal, options: &MigrationOptions) -> Migrat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::rule::RuleId;
 
     fn proposal(rebuild: bool) -> DropProposal {
         DropProposal {
             index: "public.orders_status_idx".into(),
             table: "public.orders".into(),
-            rule: if rebuild { "invalid-index" } else { "redundant-index" }.into(),
+            rule: if rebuild {
+                RuleId::InvalidIndex
+            } else {
+                RuleId::RedundantIndex
+            },
             reason: "a left prefix of orders_status_created_at_idx".into(),
             drop_sql: "DROP INDEX CONCURRENTLY IF EXISTS public.orders_status_idx;".into(),
             recreate_sql: "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_status_idx ON public.orders USING btree (status);".into(),
