@@ -1332,13 +1332,7 @@ async fn measure_batch(
     // Chosen indexes a member widens are absent while it is measured: the
     // unit stands for the replacement (units in a batch share no table, so
     // no other unit's plans lose them).
-    let mut replaced: Vec<usize> = members
-        .iter()
-        .flat_map(|&m| session.narrower[m].iter().copied())
-        .filter(|n| session.configuration.contains(n))
-        .collect();
-    replaced.sort_unstable();
-    replaced.dedup();
+    let replaced = replaced_by(&session.narrower, &session.configuration, &members);
     session.create(&members).await?;
     session.remove(&replaced).await?;
     // A unit standing for a replacement also plans the statements of the
