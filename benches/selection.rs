@@ -47,10 +47,14 @@ use pgadvise::cluster::{ClusterOptions, LocalCluster};
 use pgadvise::collect::SQL_TAG;
 use pgadvise::verify::{PlanError, PlanSummary, WhatIf};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../tests/support/measured.rs"]
+mod measured;
+use measured::{run_measured, Measured};
 
 const MB: f64 = 1e6;
 
@@ -254,64 +258,6 @@ async fn entries_before(client: &tokio_postgres::Client) -> Entries {
     entries(client).await
 }
 
-/// One finished child process.
-struct Measured {
-    wall: Duration,
-    peak_rss_bytes: u64,
-    exit: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// Runs `program` to its end; wall time from spawn to reaping, peak RSS from
-/// the child's own rusage (`wait4`).
-// wait4 reaps the child: std's wait() would lose its rusage.
-#[allow(clippy::zombie_processes)]
-fn run_measured(program: &Path, args: &[String]) -> Measured {
-    let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: valid pointers to locals; pid is our own unreaped child.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            panic!("waiting for {}: {err}", program.display());
-        }
-    }
-    let wall = started.elapsed();
-    let exit = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Measured {
-        wall,
-        // Linux reports ru_maxrss in KiB.
-        peak_rss_bytes: usage.ru_maxrss.max(0) as u64 * 1024,
-        exit,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
-
 /// A `pgadvise scan --format json` run and what its report says.
 struct Scan {
     measured: Measured,
@@ -331,7 +277,7 @@ fn scan(options: &Options, url: &str, workload_args: &[String]) -> Scan {
     args.extend(["--format".to_string(), "json".to_string()]);
     args.extend(options.scan_args.iter().cloned());
     println!("running: {} {}", options.pgadvise.display(), args.join(" "));
-    let measured = run_measured(&options.pgadvise, &args);
+    let measured = run_measured(Command::new(&options.pgadvise).args(&args));
     let report: Option<Value> = if measured.exit == Some(0) {
         serde_json::from_slice(&measured.stdout).ok()
     } else {

@@ -7,9 +7,8 @@
 mod support;
 
 use pgadvise::snapshot::{Snapshot, Statement};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use support::measured::run_measured;
 use support::{pgadvise, TestDb};
 
 fn text(bytes: &[u8]) -> String {
@@ -163,48 +162,6 @@ async fn deep_chains_are_skipped_not_a_crash() {
     );
 }
 
-/// A child's exit code and peak RSS (its own rusage, from `wait4`).
-// wait4 reaps the child: std's wait() would lose its rusage.
-#[allow(clippy::zombie_processes)]
-fn run_measured(cmd: &mut Command) -> (Option<i32>, u64, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting pgadvise");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: valid pointers to locals; pid is our own unreaped child.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "wait4: {err}");
-    }
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (
-        code,
-        // Linux reports ru_maxrss in KiB.
-        usage.ru_maxrss.max(0) as u64 * 1024,
-        text(&stdout.join().unwrap_or_default()),
-        text(&stderr.join().unwrap_or_default()),
-    )
-}
-
 #[tokio::test]
 async fn memory_per_statement_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,11 +182,13 @@ async fn memory_per_statement_is_bounded() {
     ];
     let path = dir.path().join("large.json");
     with_entries(&snapshot, &texts, &path);
-    let (code, peak, stdout, stderr) = run_measured(
+    let run = run_measured(
         pgadvise()
             .args(["scan", "--no-verify", "--format", "json", "--snapshot"])
             .arg(&path),
     );
+    let (code, peak) = (run.exit, run.peak_rss_bytes);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
     assert_eq!(code, Some(0), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(skipped_for(&report, "too large"), 2, "{report:#}\n{stderr}");

@@ -20,6 +20,7 @@ use tokio_postgres::{Client, NoTls};
 
 #[cfg(feature = "testcontainers")]
 mod container;
+pub mod measured;
 pub mod scenarios;
 
 /// The server all tests of one test binary share.
