@@ -195,6 +195,10 @@ pub struct Table {
     /// Planner's row estimate (`reltuples`; -1 means never analyzed on PG 14+).
     pub reltuples: f64,
     pub relpages: i64,
+    /// Pages the visibility map marks all-visible (`relallvisible`): what an
+    /// index-only scan may skip the heap for. `None` in older snapshots.
+    #[serde(default)]
+    pub relallvisible: Option<i64>,
     pub size_bytes: i64,
     pub total_size_bytes: i64,
     /// Storage parameters set on the table (`pg_class.reloptions`), as
@@ -215,7 +219,7 @@ pub enum TableKind {
     ForeignTable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QualifiedName {
     pub schema: String,
     pub name: String,

@@ -42,6 +42,7 @@ fn table(schema: &str, name: &str, kind: TableKind, rows: f64, columns: &[Column
         partition_bound: None,
         reltuples: rows,
         relpages: (rows / 50.0) as i64,
+        relallvisible: None,
         size_bytes: 0,
         total_size_bytes: 0,
         options: Vec::new(),

@@ -410,6 +410,7 @@ fn snapshot_table(
         partition_bound: None,
         reltuples: rows,
         relpages,
+        relallvisible: None,
         size_bytes: relpages * 8192,
         total_size_bytes: relpages * 8192 * 2,
         options: Vec::new(),

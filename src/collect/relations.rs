@@ -31,6 +31,7 @@ pub(crate) async fn tables(client: &Client, version_num: i32) -> Result<Vec<Tabl
            CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, \
            CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid, true) END AS partition_bound, \
            c.reltuples::float8 AS reltuples, c.relpages::int8 AS relpages, \
+           c.relallvisible::int8 AS relallvisible, \
            COALESCE(pg_relation_size(c.oid), 0) AS size_bytes, \
            COALESCE(pg_total_relation_size(c.oid), 0) AS total_size_bytes, \
            COALESCE(c.reloptions, '{{}}')::text[] AS options, \
@@ -113,6 +114,7 @@ pub(crate) async fn tables(client: &Client, version_num: i32) -> Result<Vec<Tabl
             partition_bound: r.get("partition_bound"),
             reltuples: r.get("reltuples"),
             relpages: r.get("relpages"),
+            relallvisible: r.get("relallvisible"),
             size_bytes: r.get("size_bytes"),
             total_size_bytes: r.get("total_size_bytes"),
             options: r.get("options"),

@@ -89,6 +89,7 @@ pub fn table(name: &str, rows: f64, columns: &[&str]) -> Table {
         partition_bound: None,
         reltuples: rows,
         relpages: (rows / 50.0) as i64,
+        relallvisible: None,
         size_bytes: (rows * 100.0) as i64,
         total_size_bytes: (rows * 150.0) as i64,
         options: Vec::new(),

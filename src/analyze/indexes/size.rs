@@ -94,6 +94,7 @@ mod tests {
             partition_bound: None,
             reltuples: 100_000.0,
             relpages: 1000,
+            relallvisible: None,
             size_bytes: 0,
             total_size_bytes: 0,
             options: Vec::new(),

@@ -20,6 +20,7 @@ fn table(name: &str, rows: f64, columns: &[ColumnSpec]) -> Table {
         partition_bound: None,
         reltuples: rows,
         relpages: (rows / 50.0) as i64,
+        relallvisible: None,
         size_bytes: 0,
         total_size_bytes: 0,
         options: Vec::new(),
