@@ -433,6 +433,105 @@ async fn a_wider_index_chosen_later_replaces_its_prefix() {
     );
 }
 
+// ------------------------------------------------------ covering indexes
+
+const NARROW: &str = "SELECT id, status FROM orders WHERE customer_id = $1";
+const WIDE_TEXT: &str = "SELECT note FROM orders WHERE region = $1";
+
+#[tokio::test]
+async fn a_narrow_statement_on_an_all_visible_table_gets_a_covering_index() {
+    // 400,000 orders over 20,000 customers (20 rows each, scattered), every
+    // page all-visible once vacuumed, so an index-only scan needs no heap. The first statement reads two fixed-width columns besides its
+    // filter: INCLUDE them. The second reads a text column: never INCLUDEd
+    // (a long value could exceed a btree row), so its index has keys only.
+    let db = load(
+        "select_covering",
+        r#"
+        CREATE TABLE orders (
+            id bigint PRIMARY KEY,
+            customer_id int NOT NULL,
+            region int NOT NULL,
+            status int NOT NULL,
+            note text NOT NULL
+        );
+        INSERT INTO orders
+        SELECT g, (g::bigint * 7919) % 20000, (g::bigint * 104729) % 5000, g % 5, 'order note ' || g
+        FROM generate_series(1, 400000) g;
+        "#,
+    )
+    .await;
+    require_hypopg(&db);
+    let app = db.client().await;
+    // A VACUUM right after the load may not yet mark the pages all-visible
+    // (the loading transaction must be older than every snapshot): repeat it.
+    let mut visible = 0.0;
+    for _ in 0..60 {
+        app.batch_execute("VACUUM orders").await.expect("VACUUM");
+        let row = app
+            .query_one(
+                "SELECT relallvisible::float8 / greatest(relpages, 1) FROM pg_class \
+                 WHERE relname = 'orders'",
+                &[],
+            )
+            .await
+            .expect("relallvisible");
+        visible = row.get(0);
+        if visible > 0.99 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        visible > 0.99,
+        "VACUUM left {visible} of orders all-visible"
+    );
+    repeat(&app, NARROW, 200, |i| vec![(i * 37) % 20000]).await;
+    repeat(&app, WIDE_TEXT, 200, |i| vec![(i * 37) % 5000]).await;
+
+    let (report, _) = scan(&db.url, &[]);
+    let covering = index(&report, "orders", &["customer_id"]);
+    assert_verified(covering);
+    assert_eq!(
+        covering["include"],
+        serde_json::json!(["id", "status"]),
+        "{report:#}"
+    );
+    assert!(serves(covering, NARROW), "{report:#}");
+    let ddl = covering["ddl"].as_str().expect("ddl");
+    assert!(ddl.ends_with("(customer_id) INCLUDE (id, status)"), "{ddl}");
+    assert!(
+        covering["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("index-only scan")),
+        "{report:#}"
+    );
+    let by_region = index(&report, "orders", &["region"]);
+    assert_eq!(by_region["include"], serde_json::json!([]), "{report:#}");
+
+    // Created for real, the planner answers the statement from the index alone.
+    let admin = db.client().await;
+    admin.batch_execute(ddl).await.expect("CREATE INDEX");
+    admin.batch_execute("VACUUM orders").await.expect("VACUUM");
+    let name = covering["name"].as_str().expect("name");
+    app.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE narrow(int) AS {NARROW}"
+    ))
+    .await
+    .expect("PREPARE");
+    let plan: Vec<String> = app
+        .query("EXPLAIN EXECUTE narrow(7)", &[])
+        .await
+        .expect("EXPLAIN")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains(&format!("Index Only Scan using {name}"))),
+        "{plan:#?}"
+    );
+}
+
 // ---------------------------------------- pg_stat_statements hygiene
 
 const ENTRIES: &str = "SELECT count(*) FROM pg_stat_statements \

@@ -28,8 +28,9 @@
 
 use super::proposals::{index_node, LeftOut, RejectedProposal, StatementPlans, VerifyReport};
 use super::{HypotheticalIndex, PlanSummary, VerifyError, WhatIf};
+use crate::analyze::indexes::candidate::KeyTarget;
 use crate::analyze::indexes::space::{CandidateSpace, StatementScope};
-use crate::analyze::indexes::{reason, ExpectedPlan, IndexProposal};
+use crate::analyze::indexes::{covering_note, reason, ExpectedPlan, IndexProposal};
 use crate::snapshot::{QualifiedName, Snapshot, Statement, TableKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -957,6 +958,12 @@ pub async fn select(
             &proposal.partial,
             ids.len(),
         );
+        if let Some(table) = snapshot.table(&proposal.table_name.schema, &proposal.table_name.name)
+        {
+            proposal
+                .reason
+                .push_str(&covering_note(table, &proposal.include));
+        }
         chosen_of.insert(i, chosen.len());
         chosen.push(proposal);
     }
@@ -1121,9 +1128,10 @@ pub async fn select(
     Ok(Selection { chosen, report })
 }
 
-/// Per candidate, the candidates it extends: same table, method, partial
-/// predicate and included columns, their keys a strict prefix of its keys.
-/// Every plan through the narrower index can read the wider one.
+/// Per candidate, the candidates it extends: same table, method and partial
+/// predicate, their keys a prefix of its keys and every column they INCLUDE
+/// held by it too, and not the same shape. Every plan through the narrower
+/// index can read the wider one.
 fn narrower_of(candidates: &[IndexProposal]) -> Vec<Vec<usize>> {
     let mut by_table: HashMap<&QualifiedName, Vec<usize>> = HashMap::new();
     for (at, c) in candidates.iter().enumerate() {
@@ -1138,11 +1146,22 @@ fn narrower_of(candidates: &[IndexProposal]) -> Vec<Vec<usize>> {
                 .copied()
                 .filter(|&n| {
                     let narrow = &candidates[n];
+                    // Every column the narrower index holds, the wider
+                    // holds too: as a key, or INCLUDEd.
+                    let held = narrow.include.iter().all(|c| {
+                        wide.include.contains(c)
+                            || wide.key_specs[narrow.key_specs.len().min(wide.key_specs.len())..]
+                                .iter()
+                                .any(|k| k.key == KeyTarget::Column(c.clone()))
+                    });
                     narrow.method == wide.method
                         && narrow.partial == wide.partial
-                        && narrow.include == wide.include
-                        && narrow.key_specs.len() < wide.key_specs.len()
+                        && n != w
+                        && narrow.key_specs.len() <= wide.key_specs.len()
                         && wide.key_specs.starts_with(&narrow.key_specs)
+                        && held
+                        && (narrow.key_specs.len(), narrow.include.len())
+                            != (wide.key_specs.len(), wide.include.len())
                 })
                 .collect();
         }
@@ -1481,6 +1500,40 @@ mod tests {
         let list = units(&[(&[0], &[1]), (&[1], &[2]), (&[2], &[3]), (&[2], &[10])]);
         let batches = disjoint_batches(&[0, 1, 2, 3], &list, &footprint);
         assert_eq!(batches, vec![vec![0, 2], vec![1], vec![3]]);
+    }
+
+    #[test]
+    fn narrower_indexes_are_prefixes_holding_no_column_the_wider_lacks() {
+        use crate::analyze::indexes::candidate::CandidateKey;
+        let key = |c: &str| CandidateKey {
+            key: KeyTarget::Column(c.into()),
+            descending: false,
+            nulls_reversed: false,
+        };
+        let index = |table: &str, keys: &[&str], include: &[&str]| IndexProposal {
+            table_name: QualifiedName::new("public", table),
+            method: "btree".into(),
+            key_specs: keys.iter().map(|k| key(k)).collect(),
+            include: include.iter().map(|c| c.to_string()).collect(),
+            ..IndexProposal::default()
+        };
+        let candidates = [
+            index("t", &["a"], &[]),               // 0
+            index("t", &["a", "b"], &[]),          // 1
+            index("t", &["a"], &["id"]),           // 2
+            index("t", &["a", "b"], &["id"]),      // 3
+            index("t", &["a", "id"], &[]),         // 4
+            index("t", &["b"], &["id"]),           // 5
+            index("u", &["a", "b"], &[]),          // 6: another table
+            index("t", &["a"], &["id", "status"]), // 7
+        ];
+        let narrower = narrower_of(&candidates);
+        let expected: [&[usize]; 8] = [&[], &[0], &[0], &[0, 1, 2], &[0, 2], &[], &[], &[0, 2]];
+        for (at, want) in expected.iter().enumerate() {
+            let mut got = narrower[at].clone();
+            got.sort_unstable();
+            assert_eq!(&got, want, "narrower than candidate {at}");
+        }
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct AccessIndex {
     pub roles: Vec<KeyRole>,
     /// Predicates, sorted so equal sets compare equal.
     pub predicates: Vec<PartialPredicate>,
+    /// INCLUDE columns: what else the statement reads, so an index-only scan
+    /// needs no heap (see [`covering_form`]).
+    pub include: Vec<String>,
 }
 
 /// The indexes that would serve `access`: one for its ANDed filters, or, when
@@ -220,6 +223,7 @@ fn index_for_filters(
         keys,
         roles,
         predicates,
+        include: Vec::new(),
     })
 }
 
@@ -317,6 +321,7 @@ pub fn narrower_forms(index: &AccessIndex) -> Vec<AccessIndex> {
             }],
             roles: vec![KeyRole::Equality],
             predicates: Vec::new(),
+            include: Vec::new(),
         };
         if single.keys != index.keys || !index.predicates.is_empty() {
             forms.push(single);
@@ -328,7 +333,226 @@ pub fn narrower_forms(index: &AccessIndex) -> Vec<AccessIndex> {
             keys: index.keys[..2].to_vec(),
             roles: index.roles[..2].to_vec(),
             predicates: index.predicates.clone(),
+            include: Vec::new(),
         });
     }
     forms
+}
+
+/// A covering form is only tried for a table whose visibility map marks at
+/// least this share of its pages all-visible: elsewhere an index-only scan
+/// still visits the heap for most rows and the planner costs it so.
+pub const COVERING_MIN_ALL_VISIBLE: f64 = 0.5;
+
+/// At most this many INCLUDE columns: a wider covering index costs more
+/// bytes than the heap fetches it saves on all but the hottest statements.
+pub const COVERING_MAX_COLUMNS: usize = 3;
+
+/// Types whose values have a fixed, small width. Only these are INCLUDEd: a
+/// variable-width value (text, jsonb, numeric) can make an index row exceed
+/// the btree's limit (about 2.7 kB), and `CREATE INDEX` would then fail on
+/// data the statistics never showed.
+const FIXED_WIDTH_TYPES: &[&str] = &[
+    "smallint",
+    "integer",
+    "bigint",
+    "boolean",
+    "real",
+    "double precision",
+    "date",
+    "uuid",
+    "oid",
+    "money",
+    "interval",
+    "time without time zone",
+    "time with time zone",
+    "timestamp without time zone",
+    "timestamp with time zone",
+];
+
+/// `index` extended by INCLUDE columns so that it holds every column the
+/// access reads: the planner can then answer it with an index-only scan.
+/// `None` when the access reads the whole row (`SELECT *`), writes the row
+/// (UPDATE/DELETE fetch it anyway), the index already holds every column it
+/// reads, a column it needs is not of a fixed-width type, more than
+/// [`COVERING_MAX_COLUMNS`] would be needed, or too few of the table's pages
+/// are all-visible for an index-only scan to skip the heap.
+pub fn covering_form(
+    index: &AccessIndex,
+    access: &TableAccess,
+    table: &Table,
+) -> Option<AccessIndex> {
+    if access.role != AccessRole::Read || access.flags.select_star {
+        return None;
+    }
+    let visible = table.relallvisible? as f64 / table.relpages.max(1) as f64;
+    if table.relpages <= 0 || visible < COVERING_MIN_ALL_VISIBLE {
+        return None;
+    }
+    let in_keys = |column: &str| {
+        index
+            .keys
+            .iter()
+            .any(|k| k.key == KeyTarget::Column(column.to_string()))
+    };
+    // A partial index's predicate columns are not needed in the index: the
+    // planner knows their value for every row it holds.
+    let in_predicate = |column: &str| index.predicates.iter().any(|p| p.column() == column);
+    let mut include = Vec::new();
+    for column in &access.columns_read {
+        if in_keys(column) || in_predicate(column) {
+            continue;
+        }
+        let fixed = table
+            .columns
+            .iter()
+            .find(|c| &c.name == column)
+            .is_some_and(|c| FIXED_WIDTH_TYPES.contains(&c.data_type.as_str()));
+        if !fixed || SYSTEM_COLUMNS.contains(&column.as_str()) {
+            return None;
+        }
+        include.push(column.clone());
+    }
+    if include.is_empty() || include.len() > COVERING_MAX_COLUMNS {
+        return None;
+    }
+    include.sort();
+    Some(AccessIndex {
+        include,
+        ..index.clone()
+    })
+}
+
+#[cfg(test)]
+mod covering_tests {
+    use super::*;
+    use crate::analyze::queries::{
+        analyze_statement, Catalog, ColumnDef, QualifiedName as CatalogName, TableDef, TableKind,
+    };
+    use crate::snapshot::Column;
+
+    const COLUMNS: &[(&str, &str)] = &[
+        ("id", "bigint"),
+        ("customer_id", "integer"),
+        ("status", "integer"),
+        ("placed_at", "timestamp with time zone"),
+        ("deleted_at", "timestamp with time zone"),
+        ("note", "text"),
+        ("a", "integer"),
+        ("b", "integer"),
+        ("c", "integer"),
+    ];
+
+    fn orders(relallvisible: Option<i64>) -> Table {
+        Table {
+            oid: 0,
+            schema: "public".into(),
+            name: "orders".into(),
+            kind: crate::snapshot::TableKind::Table,
+            parent: None,
+            partition_key: None,
+            partition_bound: None,
+            reltuples: 100_000.0,
+            relpages: 1000,
+            relallvisible,
+            size_bytes: 0,
+            total_size_bytes: 0,
+            options: Vec::new(),
+            columns: COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, (name, data_type))| Column {
+                    attnum: i as i16 + 1,
+                    name: name.to_string(),
+                    data_type: data_type.to_string(),
+                    not_null: true,
+                    collation: None,
+                    stats: None,
+                })
+                .collect(),
+            stats: None,
+        }
+    }
+
+    /// The INCLUDE columns of the covering form of `sql`'s index on orders.
+    fn covering(sql: &str, relallvisible: Option<i64>) -> Option<Vec<String>> {
+        let catalog = Catalog::new().with_table(TableDef::new(
+            CatalogName::new("public", "orders"),
+            TableKind::Table,
+            COLUMNS
+                .iter()
+                .map(|(n, t)| ColumnDef::typed(*n, *t))
+                .collect(),
+        ));
+        let shape = analyze_statement(sql, &catalog).expect("analyzable");
+        let access = &shape.accesses[0];
+        let table = orders(relallvisible);
+        let index = indexes_for_access(access, &table).pop().expect("an index");
+        covering_form(&index, access, &table).map(|f| f.include)
+    }
+
+    /// (statement, relallvisible of 1,000 pages, the INCLUDE columns expected)
+    type Case<'a> = (&'a str, Option<i64>, Option<&'a [&'a str]>);
+
+    #[test]
+    fn covering_forms() {
+        let all = Some(1000);
+        let cases: &[Case] = &[
+            // What the statement reads besides its keys, sorted.
+            (
+                "SELECT status, id FROM orders WHERE customer_id = $1",
+                all,
+                Some(&["id", "status"]),
+            ),
+            // ORDER BY keys are keys already; the select list is not.
+            (
+                "SELECT id FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC LIMIT 10",
+                all,
+                Some(&["id"]),
+            ),
+            // The partial predicate's column is not needed in the index.
+            (
+                "SELECT id FROM orders WHERE customer_id = $1 AND deleted_at IS NULL",
+                all,
+                Some(&["id"]),
+            ),
+            // The keys hold everything it reads: nothing to add.
+            (
+                "SELECT count(*) FROM orders WHERE customer_id = $1",
+                all,
+                None,
+            ),
+            // The whole row.
+            ("SELECT * FROM orders WHERE customer_id = $1", all, None),
+            // A text column could exceed a btree row: never INCLUDEd.
+            ("SELECT note FROM orders WHERE customer_id = $1", all, None),
+            // More than three columns.
+            (
+                "SELECT id, status, a, b, c FROM orders WHERE customer_id = $1",
+                all,
+                None,
+            ),
+            // UPDATE and DELETE read the heap row anyway.
+            (
+                "UPDATE orders SET status = $2 WHERE customer_id = $1 AND a = 3",
+                all,
+                None,
+            ),
+            // Too few pages all-visible, or not known (an older snapshot).
+            (
+                "SELECT id FROM orders WHERE customer_id = $1",
+                Some(400),
+                None,
+            ),
+            ("SELECT id FROM orders WHERE customer_id = $1", None, None),
+        ];
+        for (sql, visible, want) in cases {
+            let want = want.map(|w| w.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+            assert_eq!(
+                covering(sql, *visible),
+                want,
+                "{sql} ({visible:?} all-visible)"
+            );
+        }
+    }
 }

@@ -90,7 +90,7 @@ impl HotStatements {
 }
 
 /// A proposed index, as `scan --format json` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IndexProposal {
     /// `schema.table`.
     pub table: String,
@@ -305,9 +305,10 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         .iter()
         .map(|p| size::predicate_fraction(table, p))
         .try_fold(1.0, |acc, f| f.map(|f| acc * f));
-    let full = size::estimate_bytes(table, keys, &[], rows);
+    let include = &m.index.include;
+    let full = size::estimate_bytes(table, keys, include, rows);
     let estimated = match (predicates.is_empty(), fraction) {
-        (false, Some(f)) => size::estimate_bytes(table, keys, &[], rows * f),
+        (false, Some(f)) => size::estimate_bytes(table, keys, include, rows * f),
         _ => full,
     };
     let workload_time_ms: f64 = m
@@ -317,17 +318,18 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         .sum();
     let mut queries: Vec<String> = m.statements.iter().map(|s| s.query.clone()).collect();
     queries.dedup();
-    let reason = reason(keys, &m.index.roles, predicates, m.statements.len());
+    let mut reason = reason(keys, &m.index.roles, predicates, m.statements.len());
+    reason.push_str(&covering_note(table, include));
     IndexProposal {
         table: m.index.table.to_string(),
         columns: keys.iter().map(render::key_label).collect(),
-        include: Vec::new(),
+        include: include.clone(),
         predicate: render::predicate_sql(predicates),
         method: "btree".to_string(),
-        ddl: render::create_index_sql(&name, &m.index.table, keys, &[], predicates),
-        hypothetical_sql: render::hypothetical_index_sql(&m.index.table, keys, &[], predicates),
+        ddl: render::create_index_sql(&name, &m.index.table, keys, include, predicates),
+        hypothetical_sql: render::hypothetical_index_sql(&m.index.table, keys, include, predicates),
         hypothetical_full_sql: (!predicates.is_empty())
-            .then(|| render::hypothetical_index_sql(&m.index.table, keys, &[], &[])),
+            .then(|| render::hypothetical_index_sql(&m.index.table, keys, include, &[])),
         name,
         verified: false,
         cost_before: None,
@@ -361,6 +363,20 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         definition_tail: render::definition_tail(keys, &[], predicates),
         plans: Vec::new(),
     }
+}
+
+/// What the reason adds for INCLUDE columns (empty without them).
+pub(crate) fn covering_note(table: &Table, include: &[String]) -> String {
+    if include.is_empty() {
+        return String::new();
+    }
+    let visible = table.relallvisible.unwrap_or(0) as f64 / table.relpages.max(1) as f64;
+    format!(
+        "; INCLUDE ({}) so an index-only scan answers it without the heap \
+         ({:.0}% of the table's pages are all-visible)",
+        include.join(", "),
+        100.0 * visible.min(1.0)
+    )
 }
 
 pub(crate) fn reason(

@@ -8,7 +8,7 @@
 //! Pure: `verify::select` plans them and chooses.
 
 use super::candidate::{
-    index_for_join, indexes_for_access, narrower_forms, AccessIndex, KeyTarget,
+    covering_form, index_for_join, indexes_for_access, narrower_forms, AccessIndex, KeyTarget,
 };
 use super::serve::{serves, IndexForm};
 use super::{hot_statements, proposal, render, size, HotStatements, IndexProposal, Merged};
@@ -141,6 +141,12 @@ impl<'a> Builder<'a> {
                     for form in narrower_forms(&indexes[0]) {
                         self.add_form(&form, statement);
                     }
+                    // The same keys holding what else the statement reads:
+                    // the selection weighs its extra bytes against the heap
+                    // fetches an index-only scan saves.
+                    if let Some(covering) = covering_form(&indexes[0], access, table) {
+                        self.add(&covering, statement);
+                    }
                 }
                 _ => {
                     // One index per OR branch: a BitmapOr needs them all.
@@ -214,7 +220,10 @@ impl<'a> Builder<'a> {
     /// The candidate for `index`, created on first sight; `None` when an
     /// existing valid index already serves it.
     fn add_form(&mut self, index: &AccessIndex, statement: &'a Statement) -> Option<usize> {
-        let form = format!("{:?}|{:?}|{:?}", index.table, index.keys, index.predicates);
+        let form = format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            index.table, index.keys, index.predicates, index.include
+        );
         if let Some(&at) = self.by_form.get(&form) {
             if !self.statements_of[at]
                 .iter()
@@ -224,9 +233,21 @@ impl<'a> Builder<'a> {
             }
             return Some(at);
         }
+        // An existing index serves a covering form only if it holds its
+        // INCLUDE columns too (as keys or included).
+        let holds_include = |existing: &crate::snapshot::Index| {
+            index.include.iter().all(|c| {
+                existing.include.contains(c)
+                    || existing
+                        .keys
+                        .iter()
+                        .any(|k| k.column.as_deref() == Some(c.as_str()))
+            })
+        };
         let existing = self
             .snapshot
             .indexes_of(&index.table)
+            .filter(|existing| holds_include(existing))
             .filter_map(IndexForm::of_existing)
             .any(|form| serves(&form, &index.keys, &index.roles, &index.predicates));
         if existing {
