@@ -1,9 +1,10 @@
-//! Command-line interface (clap derive). Parsing only: `run` does the work.
+//! Command-line interface (clap derive). Parsing only: `settings` merges it
+//! with pgadvise.toml, `run` does the work.
 
 pub use crate::emit::migrations::MigrationFormat;
+use crate::units::{Duration, Size};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// PostgreSQL performance advisor: verified index proposals, pool sizing and
 /// ready-to-merge migrations, from the database's own statistics.
@@ -32,10 +33,6 @@ pub struct Cli {
     /// Settings file (default: ./pgadvise.toml when it exists). Flags win over it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-
-    /// The flags given on the command line (filled by main from clap's matches).
-    #[arg(skip)]
-    pub explicit: crate::config::Explicit,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,15 +128,15 @@ pub struct ConnectionArgs {
 
     /// Give up connecting after this long (e.g. 10s). Default: connect_timeout from the
     /// connection string or PGCONNECT_TIMEOUT, else 10s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
     pub connect_timeout: Option<Duration>,
 
     /// Cap on each statement pgadvise runs on the server.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse, default_value = "30s")]
     pub statement_timeout: Duration,
 
     /// How long a statement may wait for a lock before pgadvise gives up.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse, default_value = "1s")]
     pub lock_timeout: Duration,
 }
 
@@ -198,7 +195,7 @@ pub struct MigrationArgs {
     pub migration_format: MigrationFormat,
 
     /// lock_timeout of the migrations' sessions: how long a build may queue for its lock.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "out")]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse, default_value = "5s", requires = "out")]
     pub migration_lock_timeout: Duration,
 
     /// Replace migrations already in the folder (and files in the way) instead of keeping them,
@@ -220,11 +217,11 @@ pub struct AdvisorArgs {
     pub min_calls: i64,
 
     /// Ignore statements whose total execution time is below this (e.g. 500ms).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
     pub min_total_time: Option<Duration>,
 
     /// Ignore statements whose mean execution time is below this (e.g. 1ms).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
     pub min_mean_time: Option<Duration>,
 
     /// Also advise on this statement (repeatable): a query that has not run in production yet.
@@ -251,8 +248,8 @@ pub struct AdvisorArgs {
     pub min_cost_savings: f64,
 
     /// Cap the total size of the proposed set (e.g. 500MB, 2GB; hypopg's estimate).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub budget: Option<i64>,
+    #[arg(long, value_name = "SIZE", value_parser = Size::parse)]
+    pub budget: Option<Size>,
 
     /// Propose at most this many new indexes on one table.
     #[arg(long, value_name = "N", default_value_t = crate::verify::select::DEFAULT_MAX_INDEXES_PER_TABLE,
@@ -274,36 +271,6 @@ fn parse_positive(text: &str) -> Result<usize, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("'{text}' is not a whole number of at least 1")),
     }
-}
-
-/// A size in bytes: a number with an optional unit, `kB`, `MB`, `GB` or `TB`
-/// (powers of 1024, as PostgreSQL counts them), e.g. `500MB`, `1.5 GB`.
-pub fn parse_size(text: &str) -> Result<i64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size such as 500MB or 2GB"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1024.0,
-        "mb" | "m" => 1024.0 * 1024.0,
-        "gb" | "g" => 1024.0 * 1024.0 * 1024.0,
-        "tb" | "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "'{other}' in '{text}' is not a unit (kB, MB, GB or TB)"
-            ))
-        }
-    };
-    let bytes = value * factor;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > i64::MAX as f64 {
-        return Err(format!("'{text}' is not a size above zero"));
-    }
-    Ok(bytes as i64)
 }
 
 /// A percentage from 0 to 100, with or without `%`.
@@ -328,7 +295,7 @@ pub struct PoolArgs {
     pub declared: Vec<crate::analyze::pool::DeclaredPool>,
 
     /// How long to watch pg_stat_activity (one sample every 100 ms). Default 10s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
     pub sample_window: Option<Duration>,
 
     /// CPU cores of the database server: caps recommended pools at cores × 2 + 1.
@@ -342,9 +309,6 @@ impl PoolArgs {
         !self.declared.is_empty() || self.sample_window.is_some() || self.db_cores.is_some()
     }
 }
-
-/// Default `--sample-window`.
-pub const DEFAULT_SAMPLE_WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -368,56 +332,9 @@ pub enum OutputFormat {
     Github,
 }
 
-/// Parses `500ms`, `30s`, `2min`, `1h`; a bare number means seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (examples: 500ms, 30s, 2min, 1h)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" | "secs" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" | "mins" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{text}' (use ms, s, min or h)"
-            ))
-        }
-    };
-    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 * 7.0 {
-        return Err(format!(
-            "'{text}' is out of range (more than 0, at most a week)"
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        let ok = [
-            ("500ms", 500),
-            ("30s", 30_000),
-            ("30", 30_000),
-            ("2min", 120_000),
-            ("1h", 3_600_000),
-            ("1.5s", 1_500),
-        ];
-        for (text, ms) in ok {
-            assert_eq!(parse_duration(text).unwrap().as_millis(), ms, "{text}");
-        }
-        for bad in ["", "s", "10 parsecs", "-1s", "0", "1e9h", "abc"] {
-            assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
-        }
-    }
 
     #[test]
     fn cli_is_well_formed() {

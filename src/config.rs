@@ -20,17 +20,24 @@
 //! [pool]         sample_window = "30s", db_cores = 8
 //! ```
 
+use crate::analyze::finding::Severity;
 use crate::analyze::pool::DeclaredPool;
 use crate::analyze::rule::RuleId;
+use crate::cli::OutputFormat;
+use crate::emit::audit::MissingIndexThresholds;
+use crate::emit::migrations::MigrationFormat;
+use crate::units::{Duration, Size};
 use clap::ValueEnum;
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "pgadvise.toml";
 
+/// The file as written: each value already parsed and checked, so a bad one
+/// is an error when the file is read, never a value silently left out.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -38,51 +45,52 @@ pub struct Config {
     #[serde(default)]
     pub pools: BTreeMap<String, PoolEntry>,
     #[serde(default)]
-    pub pool: PoolSettings,
+    pub pool: PoolSection,
     /// `--quiet`.
     #[serde(default)]
     pub quiet: bool,
     #[serde(default)]
-    pub connection: ConnectionSettings,
+    pub connection: ConnectionSection,
     #[serde(default)]
-    pub advisor: AdvisorSettings,
+    pub advisor: AdvisorSection,
     #[serde(default)]
-    pub output: OutputSettings,
+    pub output: OutputSection,
     #[serde(default)]
-    pub audit: AuditSettings,
+    pub audit: AuditSection,
     #[serde(default)]
     pub thresholds: Thresholds,
     #[serde(default)]
-    pub ignore: IgnoreSettings,
+    pub ignore: IgnoreSection,
     #[serde(default)]
-    pub migrations: MigrationSettings,
+    pub migrations: MigrationSection,
     #[serde(default)]
-    pub demo: DemoSettings,
+    pub demo: DemoSection,
 }
 
-/// Durations as text (`10s`, `500ms`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConnectionSettings {
+pub struct ConnectionSection {
     /// The connection (URL or conninfo) when neither the command line nor
     /// DATABASE_URL gives one; it wins over the PG* variables. Keep passwords in
     /// ~/.pgpass or PGPASSWORD rather than here.
     pub database_url: Option<String>,
-    pub connect_timeout: Option<String>,
-    pub statement_timeout: Option<String>,
-    pub lock_timeout: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AdvisorSettings {
+pub struct AdvisorSection {
     pub top: Option<usize>,
     pub min_calls: Option<i64>,
-    pub min_total_time: Option<String>,
-    pub min_mean_time: Option<String>,
+    pub min_total_time: Option<Duration>,
+    pub min_mean_time: Option<Duration>,
+    #[serde(default, deserialize_with = "percent")]
     pub min_cost_savings: Option<f64>,
     /// `--budget`: total size of the proposed set, e.g. `500MB`.
-    pub budget: Option<String>,
+    pub budget: Option<Size>,
+    #[serde(default, deserialize_with = "at_least_one")]
     pub max_indexes_per_table: Option<usize>,
     /// `false` is `--no-verify`.
     pub verify: Option<bool>,
@@ -99,9 +107,10 @@ pub struct AdvisorSettings {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutputSettings {
+pub struct OutputSection {
     /// `text`, `json`, `sarif` or `github`.
-    pub format: Option<String>,
+    #[serde(default, deserialize_with = "output_format")]
+    pub format: Option<OutputFormat>,
     pub report: Option<PathBuf>,
     pub pr_body: Option<PathBuf>,
     pub save_snapshot: Option<PathBuf>,
@@ -109,9 +118,10 @@ pub struct OutputSettings {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuditSettings {
+pub struct AuditSection {
     /// `low`, `medium`, `high` (default) or `critical`.
-    pub fail_on: Option<String>,
+    #[serde(default, deserialize_with = "severity")]
+    pub fail_on: Option<Severity>,
     pub baseline: Option<PathBuf>,
     pub write_baseline: Option<PathBuf>,
 }
@@ -120,17 +130,19 @@ pub struct AuditSettings {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
+    #[serde(default, deserialize_with = "share")]
     pub missing_index_high_share: Option<f64>,
+    #[serde(default, deserialize_with = "share")]
     pub missing_index_medium_share: Option<f64>,
-    /// A duration: at or above the high share and this much time saved, critical.
-    pub missing_index_critical_time: Option<String>,
+    /// At or above the high share and this much time saved, critical.
+    pub missing_index_critical_time: Option<Duration>,
 }
 
 /// Findings to leave out: rule ids, and tables (`schema.table` or a bare name).
 /// Ignored tables are also left out of index proposals.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IgnoreSettings {
+pub struct IgnoreSection {
     #[serde(default)]
     pub tables: Vec<String>,
     #[serde(default)]
@@ -140,33 +152,57 @@ pub struct IgnoreSettings {
 /// For the migration writer (`scan --out`): the runner's format and the folder.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MigrationSettings {
-    pub format: Option<String>,
+pub struct MigrationSection {
+    #[serde(default, deserialize_with = "migration_format")]
+    pub format: Option<MigrationFormat>,
     /// `scan --out`: with it set, every `scan` writes its migrations here.
     pub dir: Option<PathBuf>,
     /// `--migration-lock-timeout`.
-    pub lock_timeout: Option<String>,
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DemoSettings {
+pub struct DemoSection {
     pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolEntry {
+    #[serde(deserialize_with = "count")]
     pub instances: u32,
+    #[serde(deserialize_with = "count")]
     pub size: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PoolSettings {
+pub struct PoolSection {
     /// A duration such as `10s` or `2min`.
-    pub sample_window: Option<String>,
+    pub sample_window: Option<Duration>,
     pub db_cores: Option<u32>,
+}
+
+/// What is wrong in the file, and where: the line and the key, when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileError {
+    pub line: Option<usize>,
+    /// As the file spells it: `[advisor] budget`, or `quiet` at the top.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +212,9 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    /// `pgadvise.toml line 3: [advisor] budget: ...`
+    #[error("{}{}{error}", path.display(), if error.line.is_some() { " " } else { ": " })]
+    Invalid { path: PathBuf, error: FileError },
 }
 
 impl Config {
@@ -197,89 +234,25 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        let config = Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        let config = Self::parse(&text).map_err(|error| ConfigError::Invalid {
             path: path.clone(),
-            message,
+            error,
         })?;
         Ok(Some((path, config)))
     }
 
-    pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        for (name, pool) in &config.pools {
-            if pool.instances == 0 || pool.size == 0 {
-                return Err(format!(
-                    "[pools.{name}]: instances and size must be at least 1"
-                ));
-            }
-        }
-        if let Some(window) = &config.pool.sample_window {
-            crate::cli::parse_duration(window).map_err(|e| format!("[pool] sample_window: {e}"))?;
-        }
-        let durations = [
-            (
-                "[connection] connect_timeout",
-                &config.connection.connect_timeout,
-            ),
-            (
-                "[connection] statement_timeout",
-                &config.connection.statement_timeout,
-            ),
-            ("[connection] lock_timeout", &config.connection.lock_timeout),
-            ("[advisor] min_total_time", &config.advisor.min_total_time),
-            ("[advisor] min_mean_time", &config.advisor.min_mean_time),
-            (
-                "[thresholds] missing_index_critical_time",
-                &config.thresholds.missing_index_critical_time,
-            ),
-        ];
-        for (key, value) in durations {
-            if let Some(v) = value {
-                crate::cli::parse_duration(v).map_err(|e| format!("{key}: {e}"))?;
-            }
-        }
-        if let Some(b) = &config.advisor.budget {
-            crate::cli::parse_size(b).map_err(|e| format!("[advisor] budget: {e}"))?;
-        }
-        if config.advisor.max_indexes_per_table == Some(0) {
-            return Err("[advisor] max_indexes_per_table: at least 1".into());
-        }
-        if let Some(p) = config.advisor.min_cost_savings {
-            if !(0.0..=100.0).contains(&p) {
-                return Err(format!(
-                    "[advisor] min_cost_savings: {p} is not between 0 and 100"
-                ));
-            }
-        }
-        for (key, share) in [
-            (
-                "missing_index_high_share",
-                config.thresholds.missing_index_high_share,
-            ),
-            (
-                "missing_index_medium_share",
-                config.thresholds.missing_index_medium_share,
-            ),
-        ] {
-            if share.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
-                return Err(format!("[thresholds] {key}: a share between 0 and 1"));
-            }
-        }
-        if let Some(f) = &config.output.format {
-            crate::cli::OutputFormat::from_str(f, true)
-                .map_err(|_| format!("[output] format: '{f}' (text, json, sarif or github)"))?;
-        }
-        if let Some(f) = &config.migrations.format {
-            crate::cli::MigrationFormat::from_str(f, true)
-                .map_err(|_| format!("[migrations] format: '{f}' is not a migration format"))?;
-        }
-        if let Some(d) = &config.migrations.lock_timeout {
-            crate::cli::parse_duration(d).map_err(|e| format!("[migrations] lock_timeout: {e}"))?;
-        }
-        if let Some(f) = &config.audit.fail_on {
-            crate::emit::audit::parse_severity(f).map_err(|e| format!("[audit] fail_on: {e}"))?;
-        }
-        Ok(config)
+    pub fn parse(text: &str) -> Result<Config, FileError> {
+        // A syntax error: toml's own message already shows the line.
+        let document = toml::Deserializer::parse(text).map_err(|e| FileError {
+            line: None,
+            key: None,
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        serde_path_to_error::deserialize(document).map_err(|e| FileError {
+            line: e.inner().span().map(|span| line_of(text, span.start)),
+            key: key_name(e.path()),
+            message: e.inner().message().to_string(),
+        })
     }
 
     pub fn declared_pools(&self) -> Vec<DeclaredPool> {
@@ -293,12 +266,121 @@ impl Config {
             .collect()
     }
 
-    pub fn sample_window(&self) -> Option<Duration> {
-        self.pool
-            .sample_window
-            .as_deref()
-            .and_then(|w| crate::cli::parse_duration(w).ok())
+    /// The missing-index severity thresholds, the file's where it sets them.
+    pub fn missing_index_thresholds(&self) -> MissingIndexThresholds {
+        let mut t = MissingIndexThresholds::default();
+        let f = &self.thresholds;
+        if let Some(v) = f.missing_index_high_share {
+            t.high_share = v;
+        }
+        if let Some(v) = f.missing_index_medium_share {
+            t.medium_share = v;
+        }
+        if let Some(d) = f.missing_index_critical_time {
+            t.critical_ms = d.get().as_secs_f64() * 1000.0;
+        }
+        t
     }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// A key path as the file spells it: `[advisor] budget`, `[pools.api] size`,
+/// `quiet`. Array positions are left out: the message names the value.
+fn key_name(path: &serde_path_to_error::Path) -> Option<String> {
+    let mut keys: Vec<&str> = path
+        .iter()
+        .filter_map(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    let last = keys.pop()?;
+    Some(if keys.is_empty() {
+        last.to_string()
+    } else {
+        format!("[{}] {last}", keys.join("."))
+    })
+}
+
+/// A value checked by `check` after serde reads it as a `T`.
+fn checked<'de, D, T>(
+    deserializer: D,
+    check: impl FnOnce(T) -> Result<T, String>,
+) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let value = T::deserialize(deserializer)?;
+    check(value).map(Some).map_err(D::Error::custom)
+}
+
+fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    checked(d, |p: f64| {
+        if (0.0..=100.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(format!("{p} is not between 0 and 100"))
+        }
+    })
+}
+
+fn share<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    checked(d, |s: f64| {
+        if (0.0..=1.0).contains(&s) {
+            Ok(s)
+        } else {
+            Err("a share between 0 and 1".to_string())
+        }
+    })
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    checked(d, |n: usize| {
+        if n >= 1 {
+            Ok(n)
+        } else {
+            Err("at least 1".to_string())
+        }
+    })
+}
+
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n == 0 {
+        return Err(D::Error::custom("instances and size must be at least 1"));
+    }
+    Ok(n)
+}
+
+fn output_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OutputFormat>, D::Error> {
+    let text = String::deserialize(d)?;
+    OutputFormat::from_str(&text, true)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("'{text}' (text, json, sarif or github)")))
+}
+
+fn migration_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MigrationFormat>, D::Error> {
+    let text = String::deserialize(d)?;
+    MigrationFormat::from_str(&text, true)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("'{text}' is not a migration format")))
+}
+
+fn severity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::emit::audit::parse_severity(&text)
+        .map(Some)
+        .map_err(D::Error::custom)
 }
 
 #[cfg(test)]
@@ -316,9 +398,33 @@ mod tests {
         assert_eq!(pools.len(), 2);
         assert_eq!(pools[0].name, "admin tool");
         assert_eq!(pools[1].total(), 80);
-        assert_eq!(config.sample_window(), Some(Duration::from_secs(30)));
+        assert_eq!(config.pool.sample_window, Some(Duration::from_secs(30)));
         assert_eq!(config.pool.db_cores, Some(8));
         assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_are_typed_when_read() {
+        let config = Config::parse(
+            "[advisor]\nbudget = \"287MB\"\nmin_total_time = \"500ms\"\nmin_cost_savings = 10\n\
+             [output]\nformat = \"SARIF\"\n[audit]\nfail_on = \"medium\"\n\
+             [migrations]\nformat = \"sqlx\"\nlock_timeout = \"5s\"\n\
+             [thresholds]\nmissing_index_critical_time = \"2h\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.advisor.budget.map(Size::bytes),
+            Some(287 * 1024 * 1024)
+        );
+        assert_eq!(
+            config.advisor.min_total_time.map(|d| d.get().as_millis()),
+            Some(500)
+        );
+        assert_eq!(config.advisor.min_cost_savings, Some(10.0));
+        assert_eq!(config.output.format, Some(OutputFormat::Sarif));
+        assert_eq!(config.audit.fail_on, Some(Severity::Medium));
+        assert_eq!(config.migrations.format, Some(MigrationFormat::Sqlx));
+        assert_eq!(config.missing_index_thresholds().critical_ms, 7_200_000.0);
     }
 
     #[test]
@@ -329,304 +435,81 @@ mod tests {
             ("[pool]\nsample_window = \"soon\"\n", "sample_window"),
             ("[poolz]\n", "poolz"),
             ("[pools.api]\ninstances = 4\nsize = 20\nmax = 3\n", "max"),
-        ];
-        for (text, needle) in cases {
-            let err = Config::parse(text).unwrap_err();
-            assert!(err.contains(needle), "{text}: {err}");
-        }
-    }
-}
-
-/// Flags given on the command line (clap argument ids), which win over the file.
-#[derive(Debug, Clone, Default)]
-pub struct Explicit(pub Vec<String>);
-
-impl Explicit {
-    /// The ids of every argument given on the command line, the subcommand's included.
-    pub fn from_matches(matches: &clap::ArgMatches) -> Explicit {
-        let mut ids = Vec::new();
-        let mut current = Some(matches);
-        while let Some(m) = current {
-            for id in m.ids() {
-                if m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine) {
-                    ids.push(id.as_str().to_string());
-                }
-            }
-            current = m.subcommand().map(|(_, sub)| sub);
-        }
-        Explicit(ids)
-    }
-
-    pub fn given(&self, id: &str) -> bool {
-        self.0.iter().any(|i| i == id)
-    }
-}
-
-impl Config {
-    /// `scan` only: where and how migrations are written. (`audit` writes no
-    /// files unless its own flags ask.)
-    pub fn apply_migrations(&self, args: &mut crate::cli::ScanArgs, explicit: &Explicit) {
-        let m = &self.migrations;
-        let out = &mut args.migrations;
-        if !explicit.given("out") && out.out.is_none() {
-            out.out = m.dir.clone();
-        }
-        if !explicit.given("migration_format") {
-            if let Some(f) = m
-                .format
-                .as_deref()
-                .and_then(|f| crate::cli::MigrationFormat::from_str(f, true).ok())
-            {
-                out.migration_format = f;
-            }
-        }
-        if !explicit.given("migration_lock_timeout") {
-            if let Some(d) = m
-                .lock_timeout
-                .as_deref()
-                .and_then(|d| crate::cli::parse_duration(d).ok())
-            {
-                out.migration_lock_timeout = d;
-            }
-        }
-    }
-
-    /// Fills each scan flag the command line did not give from the file.
-    pub fn apply_to_scan(&self, args: &mut crate::cli::ScanArgs, explicit: &Explicit) {
-        let duration = |v: &Option<String>| {
-            v.as_deref()
-                .and_then(|d| crate::cli::parse_duration(d).ok())
-        };
-        let c = &self.connection;
-        // DATABASE_URL (a CI secret, say) wins over a URL committed in the file.
-        if args.connection.explicit().is_none()
-            && args.snapshot.is_none()
-            && std::env::var_os("DATABASE_URL").is_none()
-        {
-            args.connection.database_url = c.database_url.clone();
-        }
-        if !explicit.given("connect_timeout") {
-            if let Some(d) = duration(&c.connect_timeout) {
-                args.connection.connect_timeout = Some(d);
-            }
-        }
-        if !explicit.given("statement_timeout") {
-            if let Some(d) = duration(&c.statement_timeout) {
-                args.connection.statement_timeout = d;
-            }
-        }
-        if !explicit.given("lock_timeout") {
-            if let Some(d) = duration(&c.lock_timeout) {
-                args.connection.lock_timeout = d;
-            }
-        }
-        let a = &self.advisor;
-        let adv = &mut args.advisor;
-        if let (false, Some(v)) = (explicit.given("top"), a.top) {
-            adv.top = v;
-        }
-        if let (false, Some(v)) = (explicit.given("min_calls"), a.min_calls) {
-            adv.min_calls = v;
-        }
-        if !explicit.given("min_total_time") && adv.min_total_time.is_none() {
-            adv.min_total_time = duration(&a.min_total_time);
-        }
-        if !explicit.given("min_mean_time") && adv.min_mean_time.is_none() {
-            adv.min_mean_time = duration(&a.min_mean_time);
-        }
-        if let (false, Some(v)) = (explicit.given("min_cost_savings"), a.min_cost_savings) {
-            adv.min_cost_savings = v;
-        }
-        if !explicit.given("budget") && adv.budget.is_none() {
-            adv.budget = a
-                .budget
-                .as_deref()
-                .and_then(|b| crate::cli::parse_size(b).ok());
-        }
-        if let (false, Some(v)) = (
-            explicit.given("max_indexes_per_table"),
-            a.max_indexes_per_table,
-        ) {
-            adv.max_indexes_per_table = v;
-        }
-        if let (false, Some(verify)) = (explicit.given("no_verify"), a.verify) {
-            adv.no_verify = !verify;
-        }
-        if !explicit.given("queries") {
-            adv.queries.extend(a.queries.iter().cloned());
-        }
-        if !explicit.given("queries_file") && adv.queries_file.is_none() {
-            adv.queries_file = a.queries_file.clone();
-        }
-        if !explicit.given("include_tables") {
-            adv.include_tables.extend(a.include_tables.iter().cloned());
-        }
-        if !explicit.given("exclude_tables") {
-            adv.exclude_tables.extend(a.exclude_tables.iter().cloned());
-        }
-        if let (false, Some(v)) = (explicit.given("drop_unused"), a.drop_unused) {
-            adv.drop_unused = v;
-        }
-        // Ignored tables get no proposals, whatever the command line says.
-        adv.exclude_tables
-            .extend(self.ignore.tables.iter().cloned());
-        let o = &self.output;
-        if !explicit.given("format") {
-            if let Some(f) = o
-                .format
-                .as_deref()
-                .and_then(|f| crate::cli::OutputFormat::from_str(f, true).ok())
-            {
-                args.format = f;
-            }
-        }
-        if !explicit.given("report") && args.report.is_none() {
-            args.report = o.report.clone();
-        }
-        if !explicit.given("pr_body") && args.pr_body.is_none() {
-            args.pr_body = o.pr_body.clone();
-        }
-        if !explicit.given("save_snapshot") && args.save_snapshot.is_none() {
-            args.save_snapshot = o.save_snapshot.clone();
-        }
-    }
-
-    /// Fills the audit flags the command line did not give from the file.
-    pub fn apply_to_audit(&self, args: &mut crate::cli::AuditArgs, explicit: &Explicit) {
-        self.apply_to_scan(&mut args.scan, explicit);
-        let a = &self.audit;
-        if args.fail_on.is_none() {
-            args.fail_on = a
-                .fail_on
-                .as_deref()
-                .and_then(|f| crate::emit::audit::parse_severity(f).ok());
-        }
-        if args.baseline.is_none() {
-            args.baseline = a.baseline.clone();
-        }
-        if args.write_baseline.is_none() {
-            args.write_baseline = a.write_baseline.clone();
-        }
-    }
-
-    /// The missing-index severity thresholds, the file's where it sets them.
-    pub fn missing_index_thresholds(&self) -> crate::emit::audit::MissingIndexThresholds {
-        let mut t = crate::emit::audit::MissingIndexThresholds::default();
-        let f = &self.thresholds;
-        if let Some(v) = f.missing_index_high_share {
-            t.high_share = v;
-        }
-        if let Some(v) = f.missing_index_medium_share {
-            t.medium_share = v;
-        }
-        if let Some(d) = f
-            .missing_index_critical_time
-            .as_deref()
-            .and_then(|d| crate::cli::parse_duration(d).ok())
-        {
-            t.critical_ms = d.as_secs_f64() * 1000.0;
-        }
-        t
-    }
-}
-
-#[cfg(test)]
-mod apply_tests {
-    use super::*;
-    use crate::cli::{Cli, Command, OutputFormat};
-    use clap::{CommandFactory, FromArgMatches};
-
-    fn parse(args: &[&str]) -> (Cli, Explicit) {
-        let matches = Cli::command().try_get_matches_from(args).unwrap();
-        let cli = Cli::from_arg_matches(&matches).unwrap();
-        (cli, Explicit::from_matches(&matches))
-    }
-
-    #[test]
-    fn the_file_fills_what_the_command_line_left_out() {
-        let config = Config::parse(
-            "quiet = true\n[output]\nformat = \"sarif\"\nreport = \"r.html\"\n\
-             [advisor]\ntop = 7\nmin_calls = 9\nverify = false\nexclude_tables = [\"audit_log\"]\n\
-             [connection]\nlock_timeout = \"3s\"\n[audit]\nfail_on = \"medium\"\n\
-             [ignore]\ntables = [\"scratch\"]\nrules = [\"pool-oversized\"]\n\
-             [thresholds]\nmissing_index_high_share = 0.2\nmissing_index_critical_time = \"2h\"\n\
-             [migrations]\nformat = \"sqlx\"\ndir = \"db/migrations\"\n[demo]\nout_dir = \"demo\"\n",
-        )
-        .unwrap();
-        let (cli, explicit) = parse(&["pgadvise", "audit", "--top", "3", "--format", "json"]);
-        let Command::Audit(mut args) = cli.command else {
-            panic!("audit expected")
-        };
-        config.apply_to_audit(&mut args, &explicit);
-        assert_eq!(args.scan.advisor.top, 3, "the command line wins");
-        assert_eq!(
-            args.scan.format,
-            OutputFormat::Json,
-            "the command line wins"
-        );
-        assert_eq!(args.scan.advisor.min_calls, 9);
-        assert!(args.scan.advisor.no_verify);
-        assert_eq!(args.scan.advisor.exclude_tables, ["audit_log", "scratch"]);
-        assert_eq!(args.scan.connection.lock_timeout, Duration::from_secs(3));
-        assert_eq!(args.scan.report, Some(PathBuf::from("r.html")));
-        assert_eq!(
-            args.fail_on,
-            Some(crate::analyze::finding::Severity::Medium)
-        );
-        let t = config.missing_index_thresholds();
-        assert_eq!(t.high_share, 0.2);
-        assert_eq!(t.critical_ms, 7_200_000.0);
-
-        let (cli, explicit) = parse(&["pgadvise", "scan"]);
-        let Command::Scan(mut args) = cli.command else {
-            panic!("scan expected")
-        };
-        config.apply_to_scan(&mut args, &explicit);
-        assert_eq!(args.format, OutputFormat::Sarif);
-        assert_eq!(args.advisor.top, 7);
-
-        let with_url =
-            Config::parse("[connection]\ndatabase_url = \"postgresql://u@h/db\"\n").unwrap();
-        let (cli, explicit) = parse(&["pgadvise", "scan"]);
-        let Command::Scan(mut args) = cli.command else {
-            panic!("scan expected")
-        };
-        with_url.apply_to_scan(&mut args, &explicit);
-        let expected = match std::env::var_os("DATABASE_URL") {
-            None => Some("postgresql://u@h/db"),
-            Some(_) => None, // DATABASE_URL wins; ConnectionSpec reads it later
-        };
-        assert_eq!(args.connection.explicit(), expected);
-        let (cli, explicit) = parse(&["pgadvise", "scan", "postgresql://other@h/db"]);
-        let Command::Scan(mut args) = cli.command else {
-            panic!("scan expected")
-        };
-        with_url.apply_to_scan(&mut args, &explicit);
-        assert_eq!(args.connection.explicit(), Some("postgresql://other@h/db"));
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let cases = [
             ("[output]\nformat = \"xml\"\n", "[output] format"),
             ("[audit]\nfail_on = \"urgent\"\n", "[audit] fail_on"),
             ("[connection]\nlock_timeout = \"soon\"\n", "lock_timeout"),
             ("[advisor]\nmin_cost_savings = 120.0\n", "min_cost_savings"),
             (
+                "[advisor]\nmax_indexes_per_table = 0\n",
+                "max_indexes_per_table",
+            ),
+            (
+                "[migrations]\nformat = \"flyaway\"\n",
+                "[migrations] format",
+            ),
+            (
                 "[thresholds]\nmissing_index_high_share = 5.0\n",
                 "missing_index_high_share",
             ),
             ("[ignore]\nindexes = []\n", "indexes"),
+            ("[advisor\n", "TOML parse error at line 1"),
         ];
         for (text, needle) in cases {
-            let err = Config::parse(text).unwrap_err();
+            let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }
 
     #[test]
+    fn a_bad_value_names_its_line_and_key() {
+        let cases = [
+            (
+                "quiet = true\n\n[advisor]\ntop = 5\nbudget = \"lots\"\n",
+                5,
+                "[advisor] budget",
+                "'lots' is not a size such as 500MB or 2GB",
+            ),
+            (
+                "[connection]\nstatement_timeout = \"30 parsecs\"\n",
+                2,
+                "[connection] statement_timeout",
+                "unknown unit 'parsecs'",
+            ),
+            ("quiet = \"yes\"\n", 1, "quiet", "bool"),
+            (
+                "[pools.api]\ninstances = 4\nsize = 0\n",
+                3,
+                "[pools.api] size",
+                "at least 1",
+            ),
+            (
+                "[advisor]\nbudget = 500\n",
+                2,
+                "[advisor] budget",
+                "a string",
+            ),
+        ];
+        for (text, line, key, message) in cases {
+            let err = Config::parse(text).unwrap_err();
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
+            assert!(err.message.contains(message), "{text}: {err}");
+        }
+        let err = ConfigError::Invalid {
+            path: PathBuf::from("pgadvise.toml"),
+            error: Config::parse("[advisor]\nbudget = \"lots\"\n").unwrap_err(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "pgadvise.toml line 2: [advisor] budget: 'lots' is not a size such as 500MB or 2GB"
+        );
+    }
+
+    #[test]
     fn an_unknown_ignored_rule_is_named_with_the_valid_ones() {
-        let err = Config::parse("[ignore]\nrules = [\"unindexed-foreign-key\"]\n").unwrap_err();
+        let err = Config::parse("[ignore]\nrules = [\"unindexed-foreign-key\"]\n")
+            .unwrap_err()
+            .to_string();
         for needle in [
             "rules",
             "unindexed-foreign-key",

@@ -12,9 +12,12 @@ use crate::cluster::{ClusterError, ClusterOptions, LocalCluster};
 use crate::collect::connect::connect;
 use crate::collect::conninfo::ConnectionSpec;
 use crate::config::Config;
-use crate::run::{analyze_scan, exit, Diagnostics, RunError};
+pub use crate::error::DemoError;
+use crate::error::{exit, RunError};
+use crate::pipeline::{analyze_scan, write_outputs, Diagnostics};
+use crate::settings::{Explicit, ScanSettings};
 use clap::Parser;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,41 +31,6 @@ const HOT_CALLS: i32 = 150;
 
 /// Declared pools: 145 connections against a budget of 97.
 const DECLARED_POOLS: [&str; 3] = ["api=4x20", "worker=2x10", "admin=1x5"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    #[error(
-        "{0}\n\npgadvise demo starts a throwaway PostgreSQL and needs its server binaries:\n  \
-         Debian/Ubuntu: sudo apt-get install postgresql postgresql-15-hypopg\n  \
-         macOS (Homebrew): brew install postgresql@17 (hypopg: build it from github.com/HypoPG/hypopg)\n  \
-         any system: PGADVISE_PG_BIN=/path/to/postgresql/bin pgadvise demo\n\
-         or run it against a server you own: pgadvise demo --database-url postgresql://postgres@localhost/postgres\n\
-         or with Docker: docker compose -f docker/compose.yaml up"
-    )]
-    NoServerBinaries(ClusterError),
-    #[error("starting the demo server: {0}")]
-    Cluster(ClusterError),
-    #[error("demo: {step}: {source}")]
-    Sql {
-        step: String,
-        source: tokio_postgres::Error,
-    },
-    #[error("demo: creating {}: {source}", path.display())]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-impl DemoError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            DemoError::NoServerBinaries(_) => exit::PREREQUISITE,
-            DemoError::Cluster(_) | DemoError::Sql { .. } => exit::SERVER,
-            DemoError::Folder { .. } => exit::OUTPUT,
-        }
-    }
-}
 
 fn sql(step: &str) -> impl FnOnce(tokio_postgres::Error) -> DemoError + '_ {
     move |source| DemoError::Sql {
@@ -254,11 +222,12 @@ async fn demo_in(
     let Command::Scan(args) = cli.command else {
         return Err(RunError::Render("the demo's scan arguments".into()));
     };
-    let config = Config::default();
-    let outcome = analyze_scan(&args, &config, &Diagnostics::new(progress.quiet), false).await;
+    // The demo's own scan: its flags alone, no pgadvise.toml.
+    let settings = ScanSettings::for_scan(&args, &Config::default(), &Explicit::default());
+    let outcome = analyze_scan(&settings, &Diagnostics::new(progress.quiet), false).await;
     pools.stop().await;
     let outcome = outcome?;
-    crate::run::write_outputs(&args, &config, &outcome, &Diagnostics::new(progress.quiet))?;
+    write_outputs(&settings, &outcome, &Diagnostics::new(progress.quiet))?;
     let write = |name: &str, text: String| {
         let path = out_dir.join(name);
         crate::emit::write_atomically(&path, text.as_bytes())
@@ -268,7 +237,7 @@ async fn demo_in(
     // Findings with a migration point at its file, as in `scan --format sarif`.
     let report = &outcome.report;
     let files = crate::emit::audit::migration_files(
-        &crate::run::migrations_dir(&args, &config),
+        &settings.migrations_dir,
         &report.indexes,
         &report.drops,
         &report.findings,

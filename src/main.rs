@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Which flags were typed: those win over pgadvise.toml.
-    cli.explicit = pgadvise::config::Explicit::from_matches(&matches);
+    let explicit = pgadvise::settings::Explicit::from_matches(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -14,10 +14,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pgadvise: error: cannot start the async runtime: {e}");
-            return ExitCode::from(pgadvise::run::exit::OUTPUT);
+            return ExitCode::from(pgadvise::error::exit::OUTPUT);
         }
     };
-    match runtime.block_on(pgadvise::run::run(cli)) {
+    match runtime.block_on(pgadvise::run::run(cli, &explicit)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("pgadvise: error: {e}");

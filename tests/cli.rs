@@ -341,6 +341,39 @@ fn bad_snapshot_files_are_input_errors() {
     assert!(text(&out.stderr).contains("version 999"));
 }
 
+#[test]
+fn a_bad_value_in_pgadvise_toml_names_its_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = "quiet = true\n\n[advisor]\ntop = 5\nbudget = \"lots\"\n";
+    std::fs::write(dir.path().join("pgadvise.toml"), file).unwrap();
+    // Found in the working directory, and read before anything else is done.
+    let out = run(pgadvise()
+        .current_dir(dir.path())
+        .args(["scan", "--snapshot", "missing.json"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "pgadvise: error: pgadvise.toml line 5: [advisor] budget: \
+         'lots' is not a size such as 500MB or 2GB",
+    );
+
+    // Given with --config: the same, under its own name; a duration too.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[connection]\nlock_timeout = \"soon\"\n").unwrap();
+    let out =
+        run(pgadvise()
+            .arg("--config")
+            .arg(&other)
+            .args(["audit", "--snapshot", "missing.json"]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("other.toml line 2: [connection] lock_timeout: 'soon' is not a duration"),
+        "{stderr}"
+    );
+}
+
 /// openssl makes a CA and a server certificate for localhost and 127.0.0.1.
 fn make_certificates(dir: &Path) -> (std::path::PathBuf, TlsFiles) {
     let sh = |script: &str| {
