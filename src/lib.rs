@@ -14,4 +14,5 @@ pub mod emit;
 pub mod ident;
 pub mod run;
 pub mod snapshot;
+pub mod verification_plan;
 pub mod verify;

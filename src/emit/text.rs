@@ -412,8 +412,8 @@ pub fn pool_section(
 }
 
 /// `pgadvise verify`: per migration the index state, then PASS/FAIL/SKIP per statement.
-pub fn verify_section(checks: &[crate::verify::deployed::IndexCheck]) -> String {
-    use crate::verify::deployed::{IndexState, QueryOutcome};
+pub fn verify_section(checks: &[crate::verify::outcome::IndexCheck]) -> String {
+    use crate::verify::outcome::{IndexState, QueryOutcome};
     let mut out = String::new();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for c in checks {
