@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod emit;
+pub mod format;
 pub mod ident;
 pub mod run;
 pub mod snapshot;

@@ -11,6 +11,7 @@ use super::outcome::{IndexCheck, Measurement, QueryOutcome};
 use super::{VerifyError, WhatIf};
 use crate::analyze::queries::{normalize_statement, tokenize, TokenKind};
 use crate::collect::SQL_TAG;
+use crate::format::sql_literal;
 use crate::snapshot::QualifiedName;
 use crate::verification_plan::VerificationPlan;
 use serde_json::Value;
@@ -113,10 +114,6 @@ pub(crate) fn refusal(sql: &str) -> Option<String> {
         );
     }
     None
-}
-
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A representative value of `table.column`: its most common value, else the

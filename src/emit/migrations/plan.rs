@@ -9,6 +9,7 @@ use super::index::PartitionIndex;
 use super::{sql_comments, Migration, OutputFile};
 use crate::analyze::indexes::IndexProposal;
 use crate::analyze::queries::normalize_statement;
+use crate::format::sql_literal;
 use crate::snapshot::{QualifiedName, Snapshot};
 use crate::verification_plan::{PlannedQuery, VerificationPlan, VERIFY_PLAN_FORMAT_VERSION};
 use crate::verify::statement::preparable;
@@ -75,7 +76,7 @@ impl VerificationPlan {
             String::new(),
             "1. The index exists, is valid and ready (a failed CONCURRENTLY build leaves valid = f):".to_string(),
         ]);
-        let literal = |q: &QualifiedName| format!("'{}'", q.to_string().replace('\'', "''"));
+        let literal = |q: &QualifiedName| sql_literal(&q.to_string());
         out.push_str(&format!(
             "SELECT indexrelid::regclass AS index, indisvalid AS valid, indisready AS ready\n\
              FROM pg_index WHERE indexrelid = to_regclass({});\n",
