@@ -14,11 +14,11 @@ mod support;
 use pgadvise::analyze::indexes::{self, ExpectedPlan, HotStatements, IndexProposal, TableFilter};
 use pgadvise::analyze::workload::Workload;
 use pgadvise::emit::migrations::index::{index_migration, MigrationOptions};
-use pgadvise::emit::migrations::plan::VerificationPlan;
 use pgadvise::emit::migrations::{
     write_migrations, Migration, MigrationFormat, OutputFile, Timestamp,
 };
 use pgadvise::snapshot::*;
+use pgadvise::verification_plan::VerificationPlan;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

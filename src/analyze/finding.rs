@@ -1,28 +1,8 @@
 //! Findings: something a DBA should know, with its evidence and its fix.
 
 use super::rule::RuleId;
+pub use super::severity::Severity;
 use serde::{Deserialize, Serialize};
-
-/// How much a finding matters; `pgadvise audit --fail-on` compares against it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 /// One finding. `rule` serializes to its stable id (e.g. `pool-budget-exceeded`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,4 +7,5 @@ pub mod indexes;
 pub mod pool;
 pub mod queries;
 pub mod rule;
+pub mod severity;
 pub mod workload;

@@ -3,7 +3,7 @@
 //! and description from here, so a rule cannot be described under a name no
 //! rule emits.
 
-use super::finding::Severity;
+use super::severity::Severity;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -1,12 +1,61 @@
 //! The workload: every pg_stat_statements entry of the snapshot turned into a
 //! query shape, or counted as skipped with its reason.
 
-use super::indexes::{HotStatements, HotThreshold};
 use super::queries::{
     analyze_statement, Catalog, ColumnDef, QualifiedName, QueryShape, SkipReason, TableDef,
     TableKind, ViewDef,
 };
 use crate::snapshot::{self, Snapshot, Statement};
+
+/// Which statements count as hot.
+#[derive(Debug, Clone)]
+pub struct HotStatements {
+    /// At most this many, heaviest total time first.
+    pub top: usize,
+    pub min_calls: i64,
+    pub min_total_time_ms: f64,
+    pub min_mean_time_ms: f64,
+}
+
+impl Default for HotStatements {
+    fn default() -> Self {
+        HotStatements {
+            top: 100,
+            min_calls: 2,
+            min_total_time_ms: 0.0,
+            min_mean_time_ms: 0.0,
+        }
+    }
+}
+
+/// The threshold of [`HotStatements`] a statement falls below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotThreshold {
+    MinCalls,
+    MinTotalTime,
+    MinMeanTime,
+}
+
+impl HotStatements {
+    pub(crate) fn admits(&self, s: &Statement) -> bool {
+        self.missed(s).is_none()
+    }
+
+    /// The first threshold `s` falls below (calls, then total, then mean
+    /// time), or `None` when it is hot enough. A NaN time misses too.
+    pub fn missed(&self, s: &Statement) -> Option<HotThreshold> {
+        let below = |value: f64, min: f64| value.partial_cmp(&min).is_none_or(|o| o.is_lt());
+        if s.calls < self.min_calls {
+            Some(HotThreshold::MinCalls)
+        } else if below(s.total_exec_time, self.min_total_time_ms) {
+            Some(HotThreshold::MinTotalTime)
+        } else if below(s.mean_exec_time, self.min_mean_time_ms) {
+            Some(HotThreshold::MinMeanTime)
+        } else {
+            None
+        }
+    }
+}
 
 /// Skip reasons for analyzed statements the index advisor leaves out as not
 /// hot enough (`--min-calls`, `--min-total-time`, `--min-mean-time`).

@@ -84,13 +84,13 @@ pub fn index_findings(
             let what = if p.verified {
                 format!(
                     "would save about {} ({:.0}% of the workload's time), verified with hypopg",
-                    crate::emit::text::millis(time_ms),
+                    crate::format::millis(time_ms),
                     share * 100.0
                 )
             } else {
                 format!(
                     "serves statements taking {} ({:.0}% of the workload's time); not verified",
-                    crate::emit::text::millis(time_ms),
+                    crate::format::millis(time_ms),
                     share * 100.0
                 )
             };

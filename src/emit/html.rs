@@ -5,10 +5,10 @@
 //! formatted here, so the page and the text output say the same thing.
 
 use super::report::ScanReport;
-use super::text::{bytes, millis, sql_script};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::ServedByExisting;
 use crate::analyze::pool::{PoolVerdict, TimeCategory};
+use crate::format::{bytes, millis, sql_script};
 use crate::snapshot::Snapshot;
 use askama::Template;
 

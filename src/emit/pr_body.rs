@@ -6,8 +6,8 @@
 //! refers to each by its index name, which every format puts in the file name.
 
 use super::report::ScanReport;
-use super::text::{bytes, millis, sql_script};
 use crate::analyze::pool::PoolVerdict;
+use crate::format::{bytes, millis, one_line, sql_script};
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
@@ -146,7 +146,7 @@ fn render_indexes(
             let _ = writeln!(
                 out,
                 "- queryid `{id}` ({stats}):\n  ```sql\n  {}\n  ```",
-                one_line(&query)
+                one_line(&query, usize::MAX)
             );
         }
     }
@@ -246,8 +246,4 @@ fn render_pool(out: &mut String, pool: &PoolVerdict) {
             }
         }
     }
-}
-
-fn one_line(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -3,84 +3,12 @@
 //! `.verify.json` plans `scan --out` wrote; plans with the real schema (no
 //! hypopg), generic plans as in verification.
 
+use super::outcome::{IndexCheck, IndexState, QueryCheck, QueryOutcome};
 use super::{PlanSummary, VerifyError, WhatIf};
-use crate::emit::migrations::plan::VerificationPlan;
 use crate::snapshot::QualifiedName;
+use crate::verification_plan::{VerificationPlan, VERIFY_PLAN_FORMAT_VERSION};
 use crate::verify::proposals::index_node;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// An index's catalog state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IndexState {
-    Missing,
-    /// `indisvalid` false: a failed or unfinished concurrent build, or a
-    /// partitioned index with a partition's index missing.
-    Invalid,
-    /// Valid but `indisready` false (cannot happen once valid; kept for clarity).
-    NotReady,
-    Ready,
-}
-
-/// The outcome for one index.
-#[derive(Debug, Clone, Serialize)]
-pub struct IndexCheck {
-    pub migration: String,
-    pub index: QualifiedName,
-    pub state: IndexState,
-    /// Partition indexes that are missing or invalid.
-    pub bad_partitions: Vec<(QualifiedName, IndexState)>,
-    /// What to do when the index is not ready.
-    pub fix: Option<String>,
-    pub queries: Vec<QueryCheck>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct QueryCheck {
-    pub queryid: i64,
-    pub query: String,
-    pub outcome: QueryOutcome,
-    /// The node reading through the index now, e.g. `Index Scan`.
-    pub node: Option<String>,
-    pub cost: Option<f64>,
-    pub expected_node: Option<String>,
-    pub estimated_cost_after: Option<f64>,
-    pub cost_before: Option<f64>,
-    /// The plan's node headings, when the index is not used (or the error).
-    pub detail: Option<String>,
-    /// `--analyze`: what EXPLAIN ANALYZE measured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measurement: Option<super::measure::Measurement>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryOutcome {
-    Pass,
-    Fail,
-    /// Not checked: verification found the planner does not use the index for it.
-    Skip,
-}
-
-impl IndexState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IndexState::Missing => "missing",
-            IndexState::Invalid => "INVALID",
-            IndexState::NotReady => "not ready",
-            IndexState::Ready => "ready",
-        }
-    }
-}
-
-impl IndexCheck {
-    pub fn passed(&self) -> bool {
-        self.state == IndexState::Ready
-            && self.bad_partitions.is_empty()
-            && self.queries.iter().all(|q| q.outcome != QueryOutcome::Fail)
-    }
-}
 
 /// Why the plans could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +72,7 @@ pub fn read_plans(dir: &Path) -> Result<Vec<VerificationPlan>, PlanFileError> {
                     path: path.clone(),
                     source,
                 })?;
-            let expected = crate::emit::migrations::plan::VERIFY_PLAN_FORMAT_VERSION;
+            let expected = VERIFY_PLAN_FORMAT_VERSION;
             if plan.format_version != expected {
                 return Err(PlanFileError::Version {
                     path,

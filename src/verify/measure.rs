@@ -7,27 +7,15 @@
 //! inside a `READ ONLY` transaction that is rolled back. Data-modifying
 //! statements and row-locking SELECTs are skipped with the reason.
 
-use super::deployed::{IndexCheck, QueryOutcome};
+use super::outcome::{IndexCheck, Measurement, QueryOutcome};
 use super::{VerifyError, WhatIf};
 use crate::analyze::queries::{normalize_statement, tokenize, TokenKind};
 use crate::collect::SQL_TAG;
-use crate::emit::migrations::plan::VerificationPlan;
+use crate::format::sql_literal;
 use crate::snapshot::QualifiedName;
-use serde::Serialize;
+use crate::verification_plan::VerificationPlan;
 use serde_json::Value;
 use tokio_postgres::SimpleQueryMessage;
-
-/// What one EXPLAIN ANALYZE measured, or why the statement was not run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Measurement {
-    /// `$1 = '42'`, ... as passed.
-    pub parameters: Vec<String>,
-    pub execution_time_ms: Option<f64>,
-    pub mean_before_ms: Option<f64>,
-    pub shared_hit_blocks: Option<i64>,
-    pub shared_read_blocks: Option<i64>,
-    pub skipped: Option<String>,
-}
 
 /// Where a parameter sits in the statement, for choosing its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,10 +114,6 @@ pub(crate) fn refusal(sql: &str) -> Option<String> {
         );
     }
     None
-}
-
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A representative value of `table.column`: its most common value, else the

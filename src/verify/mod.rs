@@ -20,6 +20,7 @@
 
 pub mod deployed;
 pub mod measure;
+pub mod outcome;
 mod plan;
 pub mod proposals;
 pub mod select;

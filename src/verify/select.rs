@@ -610,7 +610,7 @@ pub async fn select(
         let limit = match options.budget_bytes {
             Some(budget) if total_size + size > budget => Some(format!(
                 "the budget ({}) is spent",
-                crate::emit::text::bytes(budget)
+                crate::format::bytes(budget)
             )),
             _ if counts.values().any(|n| *n > options.max_indexes_per_table) => Some(format!(
                 "its table already has {} new indexes (--max-indexes-per-table)",

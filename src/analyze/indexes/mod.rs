@@ -12,6 +12,7 @@ pub mod size;
 pub mod space;
 
 use crate::analyze::workload::Workload;
+pub use crate::analyze::workload::{HotStatements, HotThreshold};
 use crate::snapshot::{QualifiedName, Snapshot, Statement, Table};
 use candidate::{indexes_for_access, AccessIndex, CandidateKey, KeyRole, PartialPredicate};
 use serde::Serialize;
@@ -19,27 +20,6 @@ use serve::{serves, IndexForm};
 
 /// A partial predicate is kept only if it leaves out at least this share of rows.
 const PARTIAL_MAX_FRACTION: f64 = 0.95;
-
-/// Which statements count as hot.
-#[derive(Debug, Clone)]
-pub struct HotStatements {
-    /// At most this many, heaviest total time first.
-    pub top: usize,
-    pub min_calls: i64,
-    pub min_total_time_ms: f64,
-    pub min_mean_time_ms: f64,
-}
-
-impl Default for HotStatements {
-    fn default() -> Self {
-        HotStatements {
-            top: 100,
-            min_calls: 2,
-            min_total_time_ms: 0.0,
-            min_mean_time_ms: 0.0,
-        }
-    }
-}
 
 /// Tables the advisor may propose indexes on: `schema.table` or a bare name
 /// that matches in any schema. Empty `include` means every table.
@@ -57,35 +37,6 @@ impl TableFilter {
         };
         (self.include.is_empty() || self.include.iter().any(matches))
             && !self.exclude.iter().any(matches)
-    }
-}
-
-/// The threshold of [`HotStatements`] a statement falls below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HotThreshold {
-    MinCalls,
-    MinTotalTime,
-    MinMeanTime,
-}
-
-impl HotStatements {
-    fn admits(&self, s: &Statement) -> bool {
-        self.missed(s).is_none()
-    }
-
-    /// The first threshold `s` falls below (calls, then total, then mean
-    /// time), or `None` when it is hot enough. A NaN time misses too.
-    pub fn missed(&self, s: &Statement) -> Option<HotThreshold> {
-        let below = |value: f64, min: f64| value.partial_cmp(&min).is_none_or(|o| o.is_lt());
-        if s.calls < self.min_calls {
-            Some(HotThreshold::MinCalls)
-        } else if below(s.total_exec_time, self.min_total_time_ms) {
-            Some(HotThreshold::MinTotalTime)
-        } else if below(s.mean_exec_time, self.min_mean_time_ms) {
-            Some(HotThreshold::MinMeanTime)
-        } else {
-            None
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::index::{build_settings, MigrationOptions};
 use super::{Migration, Step};
 use crate::analyze::health::DropProposal;
 use crate::analyze::indexes::render::slug;
-use crate::emit::text::bytes;
+use crate::format::bytes;
 
 fn verb(drop: &DropProposal) -> &'static str {
     if drop.rebuild {

@@ -7,7 +7,7 @@ use super::{IndexDefinition, Migration, PredicateKind, PredicateTest, SessionSet
 use crate::analyze::indexes::candidate::{KeyTarget, PartialPredicate};
 use crate::analyze::indexes::render::{fit, key_sql, slug};
 use crate::analyze::indexes::IndexProposal;
-use crate::emit::text::{bytes, millis, one_line};
+use crate::format::{bytes, millis, one_line, sql_literal};
 use crate::snapshot::{QualifiedName, Snapshot, TableKind};
 use std::time::Duration;
 
@@ -51,11 +51,6 @@ pub fn duration_setting(d: Duration) -> String {
     } else {
         format!("'{ms}ms'")
     }
-}
-
-/// A string literal in SQL.
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The index of one partition (or sub-partitioned table) of a partitioned

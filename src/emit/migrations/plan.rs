@@ -1,6 +1,7 @@
 //! The verification plan written next to each migration: `<stem>.verify.json`
-//! for `pgadvise verify`, and `<stem>.verify.sql` for a person with psql.
-//! Both check that the index exists, is valid and ready, and that each
+//! for `pgadvise verify` (the format is [`crate::verification_plan`]), and
+//! `<stem>.verify.sql` for a person with psql. This module builds a plan from
+//! an index proposal and renders both files. Both check that the index exists, is valid and ready, and that each
 //! statement it is for plans through it (generic plans: the statements keep
 //! their `$n` parameters, as pg_stat_statements records them).
 
@@ -8,45 +9,13 @@ use super::index::PartitionIndex;
 use super::{sql_comments, Migration, OutputFile};
 use crate::analyze::indexes::IndexProposal;
 use crate::analyze::queries::normalize_statement;
+use crate::format::sql_literal;
 use crate::snapshot::{QualifiedName, Snapshot};
+use crate::verification_plan::{PlannedQuery, VerificationPlan, VERIFY_PLAN_FORMAT_VERSION};
 use crate::verify::statement::preparable;
-use serde::{Deserialize, Serialize};
 
-/// Version of the `.verify.json` shape.
-pub const VERIFY_PLAN_FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerificationPlan {
-    pub format_version: u32,
-    /// The migration's identity (the same marker its files carry).
-    pub pgadvise_migration: String,
-    /// The migration's file stem (`<version>_<name>`).
-    pub migration: String,
-    pub index: QualifiedName,
-    pub table: QualifiedName,
-    pub definition: String,
-    /// For a partitioned table: each partition's index (plans read those).
-    #[serde(default)]
-    pub partition_indexes: Vec<QualifiedName>,
-    pub queries: Vec<PlannedQuery>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedQuery {
-    pub queryid: i64,
-    /// As pg_stat_statements records it, with `$n` parameters.
-    pub query: String,
-    pub calls: Option<i64>,
-    /// pg_stat_statements' mean execution time before the index, in ms.
-    pub mean_exec_time_ms: Option<f64>,
-    /// The node expected to read through the index, e.g.
-    /// `Index Scan using messages_x_idx`; `None` when verification found the
-    /// planner does not use it for this statement (not checked).
-    pub expected_node: Option<String>,
-    pub cost_before: Option<f64>,
-    pub cost_after: Option<f64>,
-}
-
+// Built and rendered here, beside the migration it belongs to; the format
+// itself knows nothing of migrations or proposals.
 impl VerificationPlan {
     pub fn new(
         migration: &Migration,
@@ -94,20 +63,6 @@ impl VerificationPlan {
         }
     }
 
-    /// Every index name a plan may show for this index.
-    pub fn index_names(&self) -> Vec<&str> {
-        std::iter::once(self.index.name.as_str())
-            .chain(self.partition_indexes.iter().map(|p| p.name.as_str()))
-            .collect()
-    }
-
-    pub fn to_json(&self) -> String {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(self).unwrap_or_default()
-        )
-    }
-
     /// The `.verify.sql` text: runs in psql, executes nothing (EXPLAIN only).
     pub fn to_sql(&self) -> String {
         let mut out = sql_comments(&[
@@ -121,7 +76,7 @@ impl VerificationPlan {
             String::new(),
             "1. The index exists, is valid and ready (a failed CONCURRENTLY build leaves valid = f):".to_string(),
         ]);
-        let literal = |q: &QualifiedName| format!("'{}'", q.to_string().replace('\'', "''"));
+        let literal = |q: &QualifiedName| sql_literal(&q.to_string());
         out.push_str(&format!(
             "SELECT indexrelid::regclass AS index, indisvalid AS valid, indisready AS ready\n\
              FROM pg_index WHERE indexrelid = to_regclass({});\n",

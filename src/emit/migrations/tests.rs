@@ -1,4 +1,6 @@
+use super::writer::markers_in;
 use super::*;
+use crate::snapshot::QualifiedName;
 
 #[test]
 fn timestamps_are_utc_calendar_versions() {
