@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod emit;
+mod hash;
 pub mod ident;
 pub mod run;
 pub mod snapshot;
