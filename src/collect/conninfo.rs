@@ -2266,11 +2266,7 @@ db.example.com:5432:app:alice:second
             ("%FF", Err(PercentError::NotUtf8)),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                percent_decode(input),
-                want.map(str::to_owned),
-                "{input}"
-            );
+            assert_eq!(percent_decode(input), want.map(str::to_owned), "{input}");
         }
     }
 }
