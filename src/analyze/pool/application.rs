@@ -282,15 +282,21 @@ mod tests {
             size: 2,
         };
         // (held, idle per sample, declared) → (pool size, share of samples full)
-        let cases: [(&[u32], &[u32], Option<&DeclaredPool>, Option<u32>, f64); 4] = [
-            (&[4, 3, 4, 1], &[0, 0, 0, 0], Some(&declared), Some(4), 0.5),
-            (&[2, 3, 1, 0], &[1, 0, 2, 0], None, Some(3), 0.25),
-            (&[0, 0], &[0, 0], None, None, 0.0),
-            (&[], &[], None, None, 0.0),
+        let cases = [
+            (
+                vec![4, 3, 4, 1],
+                vec![0, 0, 0, 0],
+                Some(&declared),
+                Some(4),
+                0.5,
+            ),
+            (vec![2, 3, 1, 0], vec![1, 0, 2, 0], None, Some(3), 0.25),
+            (vec![0, 0], vec![0, 0], None, None, 0.0),
+            (vec![], vec![], None, None, 0.0),
         ];
         for (held, idle, declared, pool_size, pool_full) in cases {
             assert_eq!(
-                occupancy(held, idle, declared),
+                occupancy(&held, &idle, declared),
                 Occupancy {
                     pool_size,
                     pool_full
