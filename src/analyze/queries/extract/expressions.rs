@@ -97,7 +97,10 @@ impl<'c> Extractor<'c> {
         | FunctionArg::Unnamed(arg)) = arg;
         match arg {
             FunctionArgExpr::Expr(expr) => self.scan(expr),
-            _ => Ok(ExprInfo::leaf()),
+            // `count(*)`, `f(t.*)`: no column of their own to read.
+            FunctionArgExpr::Wildcard
+            | FunctionArgExpr::QualifiedWildcard(_)
+            | FunctionArgExpr::WildcardWithOptions(_) => Ok(ExprInfo::leaf()),
         }
     }
 
@@ -208,15 +211,20 @@ impl<'c> Extractor<'c> {
             let child = self.scan(&item.expr)?;
             info.absorb(child);
         }
-        if let Some(ast::WindowType::WindowSpec(spec)) = &function.over {
-            for expr in spec
-                .partition_by
-                .iter()
-                .chain(spec.order_by.iter().map(|o| &o.expr))
-            {
-                let child = self.scan(expr)?;
-                info.absorb(child);
+        match &function.over {
+            Some(ast::WindowType::WindowSpec(spec)) => {
+                for expr in spec
+                    .partition_by
+                    .iter()
+                    .chain(spec.order_by.iter().map(|o| &o.expr))
+                {
+                    let child = self.scan(expr)?;
+                    info.absorb(child);
+                }
             }
+            // `OVER w`: its PARTITION BY and ORDER BY are in the SELECT's
+            // WINDOW clause, which the walk does not read.
+            Some(ast::WindowType::NamedWindow(_)) | None => {}
         }
         if AGGREGATES.contains(&name.as_str())
             || function.over.is_some()
@@ -338,7 +346,8 @@ pub(super) fn strip_nested(mut expr: &Expr) -> &Expr {
 }
 
 /// Direct sub-expressions of an expression, for the generic walk. Variants
-/// PostgreSQL cannot produce are leaves.
+/// PostgreSQL cannot produce are leaves. Every variant is listed, so a new
+/// one in sqlparser must be decided here.
 fn expr_children(expr: &Expr) -> Vec<&Expr> {
     match expr {
         Expr::CompoundFieldAccess { root, access_chain } => {
@@ -466,7 +475,26 @@ fn expr_children(expr: &Expr) -> Vec<&Expr> {
         Expr::Tuple(items) => items.iter().collect(),
         Expr::Array(array) => array.elem.iter().collect(),
         Expr::Interval(interval) => vec![&interval.value],
-        _ => Vec::new(),
+        // Read by `scan_inner` itself before the generic walk: column
+        // references, parameters and literals, subqueries, function calls.
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Value(_)
+        | Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::InSubquery { .. }
+        | Expr::Function(_) => Vec::new(),
+        // Leaves: a typed literal (`DATE '...'`) and `*` reference no column.
+        Expr::TypedString(_) | Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => Vec::new(),
+        // Other dialects' syntax (BigQuery structs, DuckDB maps and
+        // dictionaries, MySQL MATCH and MEMBER OF, lambdas): the PostgreSQL
+        // dialect never produces them.
+        Expr::Struct { .. }
+        | Expr::Dictionary(_)
+        | Expr::Map(_)
+        | Expr::MatchAgainst { .. }
+        | Expr::MemberOf(_)
+        | Expr::Lambda(_) => Vec::new(),
     }
 }
 

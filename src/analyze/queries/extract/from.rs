@@ -62,7 +62,13 @@ impl<'c> Extractor<'c> {
                 | JoinOperator::RightAnti(c)
                 | JoinOperator::StraightJoin(c) => (c, None),
                 JoinOperator::AsOf { constraint, .. } => (constraint, None),
-                _ => continue,
+                // No join condition to read: SQL Server's APPLY and
+                // ClickHouse's ARRAY JOIN (the PostgreSQL dialect parses neither).
+                JoinOperator::CrossApply
+                | JoinOperator::OuterApply
+                | JoinOperator::ArrayJoin
+                | JoinOperator::LeftArrayJoin
+                | JoinOperator::InnerArrayJoin => continue,
             };
             match constraint {
                 JoinConstraint::On(expr) => self.filter_conjuncts(expr, filterable.as_deref())?,

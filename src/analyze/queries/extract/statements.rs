@@ -152,7 +152,12 @@ fn query_kind(query: &Query) -> StatementKind {
             SetExpr::Update(_) => return StatementKind::Update,
             SetExpr::Delete(_) => return StatementKind::Delete,
             SetExpr::Query(inner) => body = inner.body.as_ref(),
-            _ => return StatementKind::Select,
+            // MERGE is refused by the walk before its kind is read.
+            SetExpr::Select(_)
+            | SetExpr::SetOperation { .. }
+            | SetExpr::Values(_)
+            | SetExpr::Table(_)
+            | SetExpr::Merge(_) => return StatementKind::Select,
         }
     }
     StatementKind::Select
