@@ -15,7 +15,7 @@
 //!
 //! One rule per file, each a pure function of the window or of an
 //! application's verdict; the verdict itself is computed per application in
-//! [`application`].
+//! `application.rs`.
 
 mod advice;
 mod application;
