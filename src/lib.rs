@@ -14,6 +14,7 @@ pub mod demo;
 pub mod emit;
 pub mod error;
 pub mod format;
+mod hash;
 pub mod ident;
 pub mod pipeline;
 pub mod run;

@@ -29,18 +29,13 @@ impl Finding {
     /// Identity of the finding across runs: rule, object and statement only, so
     /// that drifting numbers, wording and ordering do not make an old finding new.
     pub fn fingerprint(&self) -> String {
-        // FNV-1a: stable across Rust versions and platforms, unlike DefaultHasher.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let key = format!(
             "{}\u{0}{}\u{0}{}",
             self.rule,
             self.object,
             self.queryid.map(|q| q.to_string()).unwrap_or_default()
         );
-        for byte in key.as_bytes() {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        let hash = crate::hash::fnv1a_64(&key);
         format!("{}:{hash:016x}", self.rule)
     }
 }

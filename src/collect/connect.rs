@@ -20,6 +20,7 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
@@ -805,7 +806,7 @@ fn load_root_file(path: &Path) -> Result<RootCertStore, String> {
 fn load_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let content =
         fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    let certificates: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut content.as_slice())
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&content)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot parse {what} {}: {e}", path.display()))?;
     if certificates.is_empty() {
@@ -842,14 +843,14 @@ fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
             path.display()
         )
     })?;
-    rustls_pemfile::private_key(&mut content.as_slice())
-        .map_err(|e| format!("cannot parse private key file {}: {e}", path.display()))?
-        .ok_or_else(|| {
-            format!(
-                "private key file {} contains no unencrypted PEM private key (encrypted keys are not supported)",
-                path.display()
-            )
-        })
+    // The first key of any kind (PKCS#1, PKCS#8, SEC1); other sections are skipped.
+    PrivateKeyDer::from_pem_slice(&content).map_err(|e| match e {
+        pem::Error::NoItemsFound => format!(
+            "private key file {} contains no unencrypted PEM private key (encrypted keys are not supported)",
+            path.display()
+        ),
+        other => format!("cannot parse private key file {}: {other}", path.display()),
+    })
 }
 
 /// Server-certificate checks below verify-full, as libpq does them.
@@ -1201,5 +1202,50 @@ mod tests {
         let members = chain_members(&outer);
         assert!(members.len() >= 2);
         assert!(error_chain_text(&outer).contains("bad record"));
+    }
+
+    #[test]
+    fn pem_files_fail_with_what_is_wrong() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, text).expect("writing a test file");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .expect("restricting a test file");
+            path
+        };
+        let empty = write("empty.pem", "");
+        let truncated = write("truncated.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+        let certificate_only = write(
+            "certificate.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        );
+        let missing = dir.path().join("missing.pem");
+
+        let certificate_cases = [
+            (&missing, "cannot read root certificate file (sslrootcert)"),
+            (&empty, "contains no PEM certificates"),
+            (
+                &truncated,
+                "cannot parse root certificate file (sslrootcert)",
+            ),
+        ];
+        for (path, want) in certificate_cases {
+            let message = load_certificates(path, "root certificate file (sslrootcert)")
+                .err()
+                .unwrap_or_default();
+            assert!(message.contains(want), "{}: {message}", path.display());
+        }
+
+        let key_cases = [
+            (&missing, "cannot read private key file (sslkey)"),
+            (&empty, "contains no unencrypted PEM private key"),
+            (&certificate_only, "contains no unencrypted PEM private key"),
+            (&truncated, "cannot parse private key file"),
+        ];
+        for (path, want) in key_cases {
+            let message = load_private_key(path).err().unwrap_or_default();
+            assert!(message.contains(want), "{}: {message}", path.display());
+        }
     }
 }

@@ -741,35 +741,26 @@ impl PercentError {
 
 /// Decodes `%XX` escapes (only those: libpq does not treat `+` as a space).
 fn percent_decode(input: &str) -> Result<String, PercentError> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(PercentError::BadEscape)?;
-            let hi = hex_value(hex[0]).ok_or(PercentError::BadEscape)?;
-            let lo = hex_value(hex[1]).ok_or(PercentError::BadEscape)?;
-            let byte = hi * 16 + lo;
-            if byte == 0 {
-                return Err(PercentError::Nul);
-            }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| PercentError::NotUtf8)
+    check_escapes(input)?;
+    percent_encoding::percent_decode_str(input)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| PercentError::NotUtf8)
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
+/// Rejects what libpq rejects and the decoder would pass through or accept:
+/// a `%` without two hex digits after it, and `%00`. The first offending
+/// escape decides the error.
+fn check_escapes(input: &str) -> Result<(), PercentError> {
+    let bytes = input.as_bytes();
+    for (at, _) in input.match_indices('%') {
+        match bytes.get(at + 1..at + 3) {
+            Some(b"00") => return Err(PercentError::Nul),
+            Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => {}
+            _ => return Err(PercentError::BadEscape),
+        }
     }
+    Ok(())
 }
 
 fn parse_port_number(value: &str) -> Option<u16> {
@@ -2258,5 +2249,24 @@ db.example.com:5432:app:alice:second
         assert_eq!(user_name_for_uid(passwd, 1000).as_deref(), Some("alice"));
         assert_eq!(user_name_for_uid(passwd, 0).as_deref(), Some("root"));
         assert_eq!(user_name_for_uid(passwd, 42), None);
+    }
+
+    #[test]
+    fn percent_decode_matches_libpq() {
+        let cases: [(&str, Result<&str, PercentError>); 10] = [
+            ("plain", Ok("plain")),
+            ("a%20b", Ok("a b")),
+            ("a+b", Ok("a+b")),
+            ("%C3%A9t%c3%a9", Ok("été")),
+            ("100%25", Ok("100%")),
+            ("%zz", Err(PercentError::BadEscape)),
+            ("trailing%4", Err(PercentError::BadEscape)),
+            ("%00%zz", Err(PercentError::Nul)),
+            ("%zz%00", Err(PercentError::BadEscape)),
+            ("%FF", Err(PercentError::NotUtf8)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(percent_decode(input), want.map(str::to_owned), "{input}");
+        }
     }
 }

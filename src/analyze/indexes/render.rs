@@ -109,7 +109,7 @@ pub(crate) fn fit(name: &str, seed: &str) -> String {
     if name.len() <= MAX_IDENTIFIER_BYTES {
         return name.to_string();
     }
-    let hash = format!("{:08x}", fnv1a(seed));
+    let hash = format!("{:08x}", crate::hash::fnv1a_32(seed));
     let keep = MAX_IDENTIFIER_BYTES - hash.len() - "__idx".len();
     let prefix: String = name.chars().take(keep).collect();
     format!("{}_{hash}_idx", prefix.trim_end_matches('_'))
@@ -126,12 +126,6 @@ pub(crate) fn slug(text: &str) -> String {
         }
     }
     out.trim_matches('_').to_string()
-}
-
-fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// The migration statement: concurrent, idempotent, explicit method.

@@ -41,9 +41,7 @@ pub use writer::{write_migrations, WriteError, WriteOutcome};
 
 /// FNV-1a, 64 bits: stable across platforms and Rust versions.
 pub(crate) fn fnv64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::hash::fnv1a_64(text)
 }
 
 #[cfg(test)]
