@@ -20,6 +20,7 @@ use tokio_postgres::{Client, NoTls};
 
 #[cfg(feature = "testcontainers")]
 mod container;
+pub mod fixture;
 pub mod measured;
 pub mod scenarios;
 
