@@ -308,7 +308,7 @@ fn names_are_deterministic_short_and_unique() {
 
 #[test]
 fn squawk_passes_every_generated_sql_migration() {
-    let squawk = support_tool("squawk", "npm install -g squawk-cli");
+    let squawk = support_tool("squawk", "npm install -g squawk-cli@2.66.0");
     for format in MigrationFormat::ALL {
         let tmp = write(format);
         let sql: Vec<PathBuf> = std::fs::read_dir(tmp.path())
@@ -340,7 +340,11 @@ fn support_tool(name: &str, install: &str) -> PathBuf {
                 .map(|d| d.join(name))
                 .find(|p| p.is_file())
         })
-        .unwrap_or_else(|| panic!("\n\n{name} is needed by this test.\nInstall it: {install}\n"))
+        .unwrap_or_else(|| {
+            panic!(
+                "\n\n{name} is needed by this test.\nInstall it: scripts/setup (or: {install})\n"
+            )
+        })
 }
 
 /// The partitioned table's migration, applied with psql (and dbmate) on a real partitioned
@@ -378,7 +382,7 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.is_file())
-        .expect("psql (apt-get install postgresql-client)");
+        .expect("psql (scripts/setup --minimal, or: apt-get install postgresql-client)");
     let apply = |file: &Path| {
         let out = Command::new(&psql)
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
@@ -434,7 +438,7 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
 
     // dbmate sends each file as one message: the partitioned migration is five
     // files of one statement each; up builds and attaches, rollbacks undo it.
-    let dbmate = support_tool("dbmate", "npm install -g dbmate");
+    let dbmate = support_tool("dbmate", "npm install -g dbmate@2.36.0");
     let dbmate_dir = write(MigrationFormat::Dbmate);
     for f in std::fs::read_dir(dbmate_dir.path()).unwrap() {
         let path = f.unwrap().path();
