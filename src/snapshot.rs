@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Everything read from one database at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub format_version: u32,
     /// Version of the pgadvise that wrote the snapshot.
@@ -50,7 +50,7 @@ pub struct Snapshot {
 }
 
 /// Where the snapshot was taken. Never holds a password.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     /// `user@host:port/database`.
     pub target: String,
@@ -60,7 +60,7 @@ pub struct Source {
     pub in_recovery: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Server {
     /// `server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
     pub version: String,
@@ -76,7 +76,7 @@ impl Server {
 }
 
 /// One row of pg_settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Setting {
     /// The raw value as pg_settings shows it (in `unit`s when a unit is set).
     pub setting: String,
@@ -100,7 +100,7 @@ pub struct AvailableExtension {
 }
 
 /// What pg_stat_statements knew about the connected database.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatementStats {
     /// Installed extension version; it decides which columns exist.
     pub extension_version: String,
@@ -117,7 +117,7 @@ pub struct StatementStats {
 }
 
 /// One pg_stat_statements entry. Times are milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub queryid: i64,
     /// Role that ran it (name).
@@ -180,7 +180,7 @@ impl Statement {
 }
 
 /// Tables, partitioned tables and materialized views outside the system schemas.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub oid: u32,
     pub schema: String,
@@ -210,9 +210,10 @@ pub struct Table {
     pub stats: Option<TableStats>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TableKind {
+    #[default]
     Table,
     PartitionedTable,
     MaterializedView,
@@ -226,7 +227,7 @@ pub struct QualifiedName {
 }
 
 /// Counters from pg_stat_user_tables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TableStats {
     pub seq_scan: i64,
     pub seq_tup_read: i64,
@@ -252,7 +253,7 @@ pub struct TableStats {
     pub last_seq_scan: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     pub attnum: i16,
     pub name: String,
@@ -266,7 +267,7 @@ pub struct Column {
 }
 
 /// pg_stats for one column (the non-inherited row).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ColumnStats {
     pub null_frac: f64,
     pub avg_width: i32,
@@ -313,7 +314,7 @@ pub struct Index {
     pub stats: Option<IndexStats>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IndexKey {
     /// The column name when the key is a plain column.
     pub column: Option<String>,
@@ -334,7 +335,7 @@ pub struct IndexConstraint {
     pub kind: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IndexStats {
     pub idx_scan: i64,
     pub idx_tup_read: i64,
@@ -372,7 +373,7 @@ pub struct View {
 }
 
 /// One sample of pg_stat_activity (client backends only).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActivitySample {
     /// Server clock at the sample (ISO 8601, UTC).
     pub sampled_at: String,
@@ -404,7 +405,7 @@ pub struct Session {
 }
 
 /// pg_stat_database for the connected database. PG 14+ session counters are optional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseStats {
     pub numbackends: i32,
     pub xact_commit: i64,

@@ -382,7 +382,7 @@ fn make_certificates(dir: &Path) -> (std::path::PathBuf, TlsFiles) {
             .arg(script)
             .current_dir(dir)
             .output()
-            .expect("openssl (apt-get install openssl)");
+            .expect("openssl (scripts/setup, or: apt-get install openssl)");
         assert!(out.status.success(), "{}", text(&out.stderr));
     };
     sh(

@@ -21,7 +21,7 @@ fn psql_file(url: &str, path: &std::path::Path) -> std::process::Output {
                 .output()
                 .is_ok()
         })
-        .expect("psql is needed to apply migrations: apt-get install postgresql-client");
+        .expect("psql is needed to apply migrations: scripts/setup --minimal (or: apt-get install postgresql-client)");
     std::process::Command::new(psql)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
         .arg(path)
@@ -372,7 +372,9 @@ async fn s6_leftovers_are_reported_and_dropped_safely() {
         .args(&ups)
         .arg(up_file("drop", S6_REDUNDANT).with_extension("down.sql"))
         .output()
-        .expect("squawk lints the migrations: npm install -g squawk-cli");
+        .expect(
+            "squawk lints the migrations: scripts/setup (or: npm install -g squawk-cli@2.66.0)",
+        );
     assert!(
         linted.status.success(),
         "{}",

@@ -19,9 +19,9 @@ use pgadvise::emit::migrations::{
 };
 use pgadvise::snapshot::*;
 use pgadvise::verification_plan::VerificationPlan;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::fixture::{self, statement};
 
 /// 2026-01-01 00:00:00 UTC.
 const FIXED: Timestamp = Timestamp {
@@ -33,37 +33,18 @@ type ColumnSpec<'a> = (&'a str, &'a str, f64, f64, i32);
 
 fn table(schema: &str, name: &str, kind: TableKind, rows: f64, columns: &[ColumnSpec]) -> Table {
     Table {
-        oid: 0,
-        schema: schema.into(),
-        name: name.into(),
-        kind,
-        parent: None,
-        partition_key: None,
-        partition_bound: None,
-        reltuples: rows,
-        relpages: (rows / 50.0) as i64,
-        relallvisible: None,
-        size_bytes: 0,
-        total_size_bytes: 0,
-        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()
             .map(|(i, (col, ty, null_frac, n_distinct, width))| Column {
-                attnum: i as i16 + 1,
-                name: col.to_string(),
-                data_type: ty.to_string(),
                 not_null: *null_frac == 0.0,
-                collation: None,
                 stats: Some(ColumnStats {
                     null_frac: *null_frac,
                     avg_width: *width,
                     n_distinct: *n_distinct,
-                    most_common_vals: vec![],
-                    most_common_freqs: vec![],
-                    histogram_bounds: vec![],
-                    correlation: None,
+                    ..ColumnStats::default()
                 }),
+                ..fixture::column(i, col, ty)
             })
             .collect(),
         stats: Some(TableStats {
@@ -73,22 +54,12 @@ fn table(schema: &str, name: &str, kind: TableKind, rows: f64, columns: &[Column
             idx_tup_fetch: Some(0),
             n_tup_ins: rows as i64,
             n_tup_upd: 200,
-            n_tup_del: 0,
             n_tup_hot_upd: 150,
             n_live_tup: rows as i64,
-            n_dead_tup: 0,
-            n_mod_since_analyze: 0,
-            n_ins_since_vacuum: None,
-            last_vacuum: None,
-            last_autovacuum: None,
-            last_analyze: None,
-            last_autoanalyze: None,
-            vacuum_count: 0,
-            autovacuum_count: 0,
             analyze_count: 1,
-            autoanalyze_count: 0,
-            last_seq_scan: None,
+            ..TableStats::default()
         }),
+        ..fixture::table(schema, name, kind, rows)
     }
 }
 
@@ -102,35 +73,11 @@ fn partition(parent: &Table, name: &str, bound: &str) -> Table {
     t
 }
 
-fn statement(queryid: i64, calls: i64, mean: f64, query: &str) -> Statement {
-    let mut s = Statement::given(queryid, query.to_string());
-    s.calls = calls;
-    s.mean_exec_time = mean;
-    s.total_exec_time = calls as f64 * mean;
-    s.user = "app".into();
-    s
-}
-
 fn snapshot(tables: Vec<Table>, statements: Vec<Statement>) -> Snapshot {
-    let json = serde_json::json!({
-        "format_version": FORMAT_VERSION,
-        "pgadvise_version": "test",
-        "collected_at": "",
-        "source": {"target": "", "database": "app", "user": "app", "in_recovery": false},
-        "server": {"version": "15.10", "version_num": 150010},
-        "settings": BTreeMap::<String, String>::new(),
-        "extensions": [], "available_extensions": [], "search_path": ["public"],
-        "statements": {"extension_version": "1.10", "max_entries": null, "dealloc": null,
-                       "stats_reset": null, "hidden_count": 0, "entries": statements},
-        "tables": tables, "indexes": [], "foreign_keys": [], "views": [],
-        "activity": {"sampled_at": "", "sessions": []},
-        "database": {"numbackends": 0, "xact_commit": 0, "xact_rollback": 0, "blks_read": 0,
-                     "blks_hit": 0, "tup_returned": 0, "tup_fetched": 0, "tup_inserted": 0,
-                     "tup_updated": 0, "tup_deleted": 0, "temp_files": 0, "temp_bytes": 0,
-                     "deadlocks": 0, "stats_reset": null},
-        "warnings": []
-    });
-    Snapshot::from_json(&json.to_string()).expect("a valid snapshot")
+    let mut snap = fixture::snapshot();
+    snap.tables = tables;
+    snap.statements.entries = statements;
+    snap
 }
 
 /// The scenarios' shapes: S1's feed and S2's outbox, a partitioned event
@@ -361,7 +308,7 @@ fn names_are_deterministic_short_and_unique() {
 
 #[test]
 fn squawk_passes_every_generated_sql_migration() {
-    let squawk = support_tool("squawk", "npm install -g squawk-cli");
+    let squawk = support_tool("squawk", "npm install -g squawk-cli@2.66.0");
     for format in MigrationFormat::ALL {
         let tmp = write(format);
         let sql: Vec<PathBuf> = std::fs::read_dir(tmp.path())
@@ -393,7 +340,11 @@ fn support_tool(name: &str, install: &str) -> PathBuf {
                 .map(|d| d.join(name))
                 .find(|p| p.is_file())
         })
-        .unwrap_or_else(|| panic!("\n\n{name} is needed by this test.\nInstall it: {install}\n"))
+        .unwrap_or_else(|| {
+            panic!(
+                "\n\n{name} is needed by this test.\nInstall it: scripts/setup (or: {install})\n"
+            )
+        })
 }
 
 /// The partitioned table's migration, applied with psql (and dbmate) on a real partitioned
@@ -431,7 +382,7 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.is_file())
-        .expect("psql (apt-get install postgresql-client)");
+        .expect("psql (scripts/setup --minimal, or: apt-get install postgresql-client)");
     let apply = |file: &Path| {
         let out = Command::new(&psql)
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
@@ -487,7 +438,7 @@ async fn partitioned_migration_applies_with_psql_and_dbmate() {
 
     // dbmate sends each file as one message: the partitioned migration is five
     // files of one statement each; up builds and attaches, rollbacks undo it.
-    let dbmate = support_tool("dbmate", "npm install -g dbmate");
+    let dbmate = support_tool("dbmate", "npm install -g dbmate@2.36.0");
     let dbmate_dir = write(MigrationFormat::Dbmate);
     for f in std::fs::read_dir(dbmate_dir.path()).unwrap() {
         let path = f.unwrap().path();

@@ -4,7 +4,7 @@
 //! and rolled back, each behaving as the header says; squawk finds nothing.
 //!
 //! The external tools are required, never skipped: a missing one fails with
-//! the command that installs it (.ci/run installs them).
+//! the command that installs it (scripts/setup installs them all).
 
 mod support;
 
@@ -24,7 +24,7 @@ fn tool(name: &str, fallbacks: &[&str], install: &str) -> PathBuf {
         .or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| p.is_file()))
         .unwrap_or_else(|| {
             panic!(
-                "\n\n{name} is needed by this test and is not installed.\nInstall it: {install}\n"
+                "\n\n{name} is needed by this test and is not installed.\nInstall it: scripts/setup (or: {install})\n"
             )
         })
 }
@@ -96,7 +96,7 @@ fn with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 /// squawk on every migration file (not the verification plans): no violation.
 fn assert_squawk_clean(migration_files: &[PathBuf]) {
     assert!(!migration_files.is_empty());
-    let squawk = tool("squawk", &[], "npm install -g squawk-cli");
+    let squawk = tool("squawk", &[], "npm install -g squawk-cli@2.66.0");
     let out = run(Command::new(squawk).args(migration_files));
     assert!(
         out.status.success(),
@@ -377,7 +377,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn dbmate_applies_its_format_and_verify_passes() {
-    let dbmate = tool("dbmate", &[], "npm install -g dbmate");
+    let dbmate = tool("dbmate", &[], "npm install -g dbmate@2.36.0");
     let s2 = scenarios::s2_transactional_outbox().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db").join("migrations");
@@ -449,7 +449,7 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     let sqlx = tool(
         "sqlx",
         &[],
-        "cargo install sqlx-cli --no-default-features --features rustls,postgres",
+        "cargo install sqlx-cli@0.9.0 --no-default-features --features rustls,postgres",
     );
     let s3 = scenarios::s3_archive_export().await;
     let tmp = tempfile::tempdir().unwrap();
@@ -607,7 +607,7 @@ async fn alembic_applies_its_format_and_verify_passes() {
     let probe = run(Command::new(&python).args(["-c", "import alembic, psycopg2"]));
     assert!(
         probe.status.success(),
-        "\n\nalembic is needed by this test.\nInstall it: python3 -m pip install alembic psycopg2-binary\n{}",
+        "\n\nalembic is needed by this test.\nInstall it: scripts/setup (or: python3 -m pip install alembic psycopg2-binary)\n{}",
         text(&probe)
     );
     let s1 = scenarios::s1_soft_deleted_feed().await;
@@ -684,7 +684,7 @@ async fn django_applies_its_format_and_verify_passes() {
     let probe = run(Command::new(&python).args(["-c", "import django, psycopg2"]));
     assert!(
         probe.status.success(),
-        "\n\nDjango is needed by this test.\nInstall it: python3 -m pip install django psycopg2-binary\n{}",
+        "\n\nDjango is needed by this test.\nInstall it: scripts/setup (or: python3 -m pip install django psycopg2-binary)\n{}",
         text(&probe)
     );
     let s1 = scenarios::s1_soft_deleted_feed().await;
@@ -768,7 +768,7 @@ async fn rails_applies_its_format_and_verify_passes() {
     let probe = run(Command::new(&ruby).args(["-e", "require 'active_record'; require 'pg'"]));
     assert!(
         probe.status.success(),
-        "\n\nActiveRecord is needed by this test.\nInstall it: apt-get install ruby-activerecord ruby-pg\n{}",
+        "\n\nActiveRecord is needed by this test.\nInstall it: scripts/setup (or: apt-get install ruby-activerecord ruby-pg)\n{}",
         text(&probe)
     );
     let s2 = scenarios::s2_transactional_outbox().await;
@@ -822,7 +822,7 @@ async fn liquibase_applies_its_format_and_verify_passes() {
         .join("liquibase/dist/liquibase/liquibase");
     assert!(
         liquibase.is_file(),
-        "\n\nLiquibase is needed by this test.\nInstall it: npm install -g liquibase@4.28.1 (and a Java runtime: apt-get install default-jre-headless)\n"
+        "\n\nLiquibase is needed by this test.\nInstall it: scripts/setup (or: npm install -g liquibase@4.28.1, and a Java runtime: apt-get install default-jre-headless)\n"
     );
     tool("java", &[], "apt-get install default-jre-headless");
     let s3 = scenarios::s3_archive_export().await;

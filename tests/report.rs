@@ -30,7 +30,7 @@ fn chromium() -> PathBuf {
     }
     panic!(
         "\n\nthe HTML report test needs headless Chromium:\n  \
-         Debian/Ubuntu: apt-get install -y chromium chromium-driver\n  \
+         scripts/setup installs it (Debian/Ubuntu: apt-get install -y chromium chromium-driver)\n  \
          or set PGADVISE_TEST_CHROMIUM=/path/to/chrome\n"
     );
 }

@@ -127,7 +127,7 @@ fn assert_verified(p: &Value) {
 fn require_hypopg(db: &TestDb) {
     assert!(
         db.has_hypopg,
-        "the selection tests need hypopg on the test server (apt-get install postgresql-15-hypopg)"
+        "the selection tests need hypopg on the test server (scripts/setup --minimal installs postgresql-15-hypopg)"
     );
 }
 

@@ -35,7 +35,7 @@ fn require_hypopg(db: &TestDb) {
     assert!(
         db.has_hypopg,
         "\n\nthe test server has no hypopg, so verify cannot be tested.\n\
-         Fix: apt-get install postgresql-15-hypopg (or the package for your server's major version)\n"
+         Fix: scripts/setup --minimal (it installs postgresql-15-hypopg; for another major version, its package)\n"
     );
 }
 

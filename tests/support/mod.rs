@@ -20,6 +20,7 @@ use tokio_postgres::{Client, NoTls};
 
 #[cfg(feature = "testcontainers")]
 mod container;
+pub mod fixture;
 pub mod measured;
 pub mod scenarios;
 
@@ -42,7 +43,7 @@ pub fn server() -> &'static TestServer {
         Err(e) => panic!(
             "\n\nno PostgreSQL server for the integration tests:\n  {e}\n\n\
              Fix one of:\n  \
-             - install the server binaries (Debian/Ubuntu: apt-get install postgresql postgresql-15-hypopg)\n  \
+             - install the server binaries: scripts/setup --minimal (Debian/Ubuntu: postgresql-15, postgresql-15-hypopg)\n  \
              - set PGADVISE_PG_BIN to a directory with initdb, pg_ctl and postgres\n  \
              - set PGADVISE_TEST_DATABASE_URL=postgresql://postgres@host:port/postgres (superuser, \
                pg_stat_statements preloaded)\n"
@@ -163,7 +164,7 @@ impl TestDb {
                 .unwrap_or_else(|e| panic!("CREATE EXTENSION hypopg: {e}"));
         }
         if std::env::var_os("PGADVISE_TEST_REQUIRE_HYPOPG").is_some() && !has_hypopg {
-            panic!("PGADVISE_TEST_REQUIRE_HYPOPG is set but the test server has no hypopg (apt-get install postgresql-15-hypopg)");
+            panic!("PGADVISE_TEST_REQUIRE_HYPOPG is set but the test server has no hypopg (scripts/setup --minimal installs postgresql-15-hypopg)");
         }
         let db = TestDb {
             name,
@@ -209,7 +210,7 @@ pub fn client_program(name: &str) -> std::path::PathBuf {
         .into_iter()
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
-            panic!("{name} not found: apt-get install postgresql-15 (it ships {name})")
+            panic!("{name} not found: scripts/setup --minimal (it installs postgresql-15, which ships {name})")
         })
 }
 

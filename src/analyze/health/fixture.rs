@@ -1,68 +1,34 @@
-//! Hand-built snapshots for the health and anti-pattern rules' unit tests.
+//! Hand-built snapshots for the unit tests: one empty snapshot and builders for
+//! its tables, columns, indexes and statements, the rest left at `Default`.
 
 use crate::snapshot::*;
-use std::collections::BTreeMap;
 
+/// An empty PostgreSQL 15 snapshot of database `test`, statistics reset the
+/// day before collection. Tests fill in the tables, indexes and statements.
 pub fn snapshot() -> Snapshot {
     Snapshot {
         format_version: FORMAT_VERSION,
         pgadvise_version: "test".into(),
         collected_at: "2026-01-02T00:00:00Z".into(),
         source: Source {
-            target: String::new(),
             database: "test".into(),
             user: "test".into(),
-            in_recovery: false,
+            ..Source::default()
         },
         server: Server {
             version: "15".into(),
             version_num: 150000,
         },
-        settings: BTreeMap::new(),
-        extensions: vec![],
-        available_extensions: vec![],
         search_path: vec!["public".into()],
         statements: StatementStats {
             extension_version: "1.10".into(),
-            max_entries: None,
-            dealloc: None,
-            stats_reset: None,
-            hidden_count: 0,
-            entries: vec![],
-        },
-        tables: vec![],
-        indexes: vec![],
-        foreign_keys: vec![],
-        views: vec![],
-        activity: ActivitySample {
-            sampled_at: String::new(),
-            sessions: vec![],
+            ..StatementStats::default()
         },
         database: DatabaseStats {
-            numbackends: 0,
-            xact_commit: 0,
-            xact_rollback: 0,
-            blks_read: 0,
-            blks_hit: 0,
-            tup_returned: 0,
-            tup_fetched: 0,
-            tup_inserted: 0,
-            tup_updated: 0,
-            tup_deleted: 0,
-            temp_files: 0,
-            temp_bytes: 0,
-            deadlocks: 0,
             stats_reset: Some("2026-01-01T00:00:00Z".into()),
-            session_time: None,
-            active_time: None,
-            idle_in_transaction_time: None,
-            sessions: None,
-            sessions_abandoned: None,
-            sessions_fatal: None,
-            sessions_killed: None,
+            ..DatabaseStats::default()
         },
-        pool_window: None,
-        warnings: vec![],
+        ..Snapshot::default()
     }
 }
 
@@ -80,61 +46,73 @@ pub fn setting(snap: &mut Snapshot, name: &str, value: &str) {
 /// A table of `rows` rows whose columns are all `bigint` unless typed `name:type`.
 pub fn table(name: &str, rows: f64, columns: &[&str]) -> Table {
     Table {
-        oid: 0,
-        schema: "public".into(),
-        name: name.into(),
-        kind: TableKind::Table,
-        parent: None,
-        partition_key: None,
-        partition_bound: None,
-        reltuples: rows,
-        relpages: (rows / 50.0) as i64,
-        relallvisible: None,
         size_bytes: (rows * 100.0) as i64,
         total_size_bytes: (rows * 150.0) as i64,
-        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()
             .map(|(i, spec)| {
                 let (col, ty) = spec.split_once(':').unwrap_or((spec, "bigint"));
                 Column {
-                    attnum: i as i16 + 1,
-                    name: col.into(),
-                    data_type: ty.into(),
                     not_null: true,
-                    collation: None,
-                    stats: None,
+                    ..column(i, col, ty)
                 }
             })
             .collect(),
         stats: Some(table_stats(rows as i64)),
+        ..bare_table("public", name, rows)
+    }
+}
+
+/// A table in `schema` with `rows` rows (50 a page), no columns, no size and no
+/// pg_stat_user_tables row: the base the other table builders fill in.
+pub fn bare_table(schema: &str, name: &str, rows: f64) -> Table {
+    Table {
+        schema: schema.into(),
+        name: name.into(),
+        reltuples: rows,
+        relpages: (rows / 50.0) as i64,
+        ..Table::default()
+    }
+}
+
+/// The column at position `index` (attnum `index + 1`), nullable, no statistics.
+pub fn column(index: usize, name: &str, data_type: &str) -> Column {
+    Column {
+        attnum: index as i16 + 1,
+        name: name.into(),
+        data_type: data_type.into(),
+        ..Column::default()
+    }
+}
+
+/// pg_stats for a column with the given most common values and frequencies.
+pub fn column_stats(
+    null_frac: f64,
+    n_distinct: f64,
+    avg_width: i32,
+    most_common: &[(&str, f64)],
+) -> ColumnStats {
+    ColumnStats {
+        null_frac,
+        avg_width,
+        n_distinct,
+        most_common_vals: most_common
+            .iter()
+            .map(|(v, _)| Some(v.to_string()))
+            .collect(),
+        most_common_freqs: most_common.iter().map(|(_, f)| *f).collect(),
+        ..ColumnStats::default()
     }
 }
 
 pub fn table_stats(live: i64) -> TableStats {
     TableStats {
-        seq_scan: 0,
-        seq_tup_read: 0,
         idx_scan: Some(0),
         idx_tup_fetch: Some(0),
         n_tup_ins: live,
-        n_tup_upd: 0,
-        n_tup_del: 0,
-        n_tup_hot_upd: 0,
         n_live_tup: live,
-        n_dead_tup: 0,
-        n_mod_since_analyze: 0,
-        n_ins_since_vacuum: None,
-        last_vacuum: None,
-        last_autovacuum: None,
-        last_analyze: None,
-        last_autoanalyze: None,
-        vacuum_count: 0,
-        autovacuum_count: 0,
-        analyze_count: 0,
-        autoanalyze_count: 0,
-        last_seq_scan: None,
+        ..TableStats::default()
     }
 }
 
@@ -150,11 +128,9 @@ pub fn index(table: &str, name: &str, columns: &[&str]) -> Index {
             };
             IndexKey {
                 column: Some(column.into()),
-                expression: None,
                 descending,
                 nulls_first: descending,
-                opclass: None,
-                collation: None,
+                ..IndexKey::default()
             }
         })
         .collect();
@@ -184,7 +160,7 @@ pub fn index(table: &str, name: &str, columns: &[&str]) -> Index {
             idx_scan: 100,
             idx_tup_read: 100,
             idx_tup_fetch: 100,
-            last_idx_scan: None,
+            ..IndexStats::default()
         }),
     }
 }

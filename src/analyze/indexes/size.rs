@@ -78,7 +78,8 @@ pub fn estimate_bytes(table: &Table, keys: &[CandidateKey], include: &[String], 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Column, ColumnStats, TableKind};
+    use crate::analyze::health::fixture;
+    use crate::snapshot::Column;
 
     /// (name, null_frac, avg_width, most common values with freqs)
     type ColumnSpec<'a> = (&'a str, f64, i32, Vec<(&'a str, f64)>);
@@ -86,39 +87,16 @@ mod tests {
     fn table(columns: Vec<ColumnSpec>) -> Table {
         Table {
             oid: 1,
-            schema: "public".into(),
-            name: "t".into(),
-            kind: TableKind::Table,
-            parent: None,
-            partition_key: None,
-            partition_bound: None,
-            reltuples: 100_000.0,
             relpages: 1000,
-            relallvisible: None,
-            size_bytes: 0,
-            total_size_bytes: 0,
-            options: Vec::new(),
             columns: columns
                 .into_iter()
                 .enumerate()
                 .map(|(i, (name, null_frac, width, mcv))| Column {
-                    attnum: i as i16 + 1,
-                    name: name.into(),
-                    data_type: "x".into(),
-                    not_null: false,
-                    collation: None,
-                    stats: Some(ColumnStats {
-                        null_frac,
-                        avg_width: width,
-                        n_distinct: -1.0,
-                        most_common_vals: mcv.iter().map(|(v, _)| Some(v.to_string())).collect(),
-                        most_common_freqs: mcv.iter().map(|(_, f)| *f).collect(),
-                        histogram_bounds: vec![],
-                        correlation: None,
-                    }),
+                    stats: Some(fixture::column_stats(null_frac, -1.0, width, &mcv)),
+                    ..fixture::column(i, name, "x")
                 })
                 .collect(),
-            stats: None,
+            ..fixture::bare_table("public", "t", 100_000.0)
         }
     }
 

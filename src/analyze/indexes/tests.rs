@@ -2,52 +2,29 @@
 //! asserting the exact proposals.
 
 use super::{propose, HotStatements, IndexAdvice, TableFilter};
+use crate::analyze::health::fixture;
 use crate::analyze::workload::Workload;
 use crate::snapshot::*;
-use std::collections::BTreeMap;
 
 /// (name, null_frac, n_distinct, avg_width, most common values with freqs)
 type ColumnSpec<'a> = (&'a str, f64, f64, i32, &'a [(&'a str, f64)]);
 
 fn table(name: &str, rows: f64, columns: &[ColumnSpec]) -> Table {
     Table {
-        oid: 0,
-        schema: "public".into(),
-        name: name.into(),
-        kind: TableKind::Table,
-        parent: None,
-        partition_key: None,
-        partition_bound: None,
-        reltuples: rows,
-        relpages: (rows / 50.0) as i64,
-        relallvisible: None,
-        size_bytes: 0,
-        total_size_bytes: 0,
-        options: Vec::new(),
         columns: columns
             .iter()
             .enumerate()
             .map(|(i, (col, null_frac, n_distinct, width, mcv))| Column {
-                attnum: i as i16 + 1,
-                name: col.to_string(),
-                data_type: "bigint".into(),
                 not_null: *null_frac == 0.0,
-                collation: None,
-                stats: Some(ColumnStats {
-                    null_frac: *null_frac,
-                    avg_width: *width,
-                    n_distinct: *n_distinct,
-                    most_common_vals: mcv.iter().map(|(v, _)| Some(v.to_string())).collect(),
-                    most_common_freqs: mcv.iter().map(|(_, f)| *f).collect(),
-                    histogram_bounds: vec![],
-                    correlation: None,
-                }),
+                stats: Some(fixture::column_stats(*null_frac, *n_distinct, *width, mcv)),
+                ..fixture::column(i, col, "bigint")
             })
             .collect(),
-        stats: None,
+        ..fixture::bare_table("public", name, rows)
     }
 }
 
+/// The primary key's index as the advisor needs it: keys and flags only.
 fn pkey(table: &str, column: &str) -> Index {
     Index {
         oid: 0,
@@ -58,11 +35,7 @@ fn pkey(table: &str, column: &str) -> Index {
         method: "btree".into(),
         keys: vec![IndexKey {
             column: Some(column.into()),
-            expression: None,
-            descending: false,
-            nulls_first: false,
-            opclass: None,
-            collation: None,
+            ..IndexKey::default()
         }],
         include: vec![],
         predicate: None,
@@ -81,92 +54,17 @@ fn pkey(table: &str, column: &str) -> Index {
 
 fn statement(queryid: i64, calls: i64, mean: f64, query: &str) -> Statement {
     Statement {
-        queryid,
-        user: "app".into(),
-        query: query.into(),
         toplevel: Some(true),
-        calls,
-        total_exec_time: calls as f64 * mean,
-        mean_exec_time: mean,
-        min_exec_time: 0.0,
-        max_exec_time: 0.0,
-        stddev_exec_time: 0.0,
-        plans: None,
-        total_plan_time: None,
-        rows: 0,
-        shared_blks_hit: 0,
-        shared_blks_read: 0,
-        shared_blks_dirtied: 0,
-        shared_blks_written: 0,
-        temp_blks_read: 0,
-        temp_blks_written: 0,
-        shared_blk_read_time: 0.0,
-        wal_records: None,
-        wal_bytes: None,
+        ..fixture::statement(queryid, calls, mean, query)
     }
 }
 
 fn snapshot(tables: Vec<Table>, indexes: Vec<Index>, statements: Vec<Statement>) -> Snapshot {
-    Snapshot {
-        format_version: FORMAT_VERSION,
-        pgadvise_version: "test".into(),
-        collected_at: String::new(),
-        source: Source {
-            target: String::new(),
-            database: "test".into(),
-            user: "test".into(),
-            in_recovery: false,
-        },
-        server: Server {
-            version: "15".into(),
-            version_num: 150000,
-        },
-        settings: BTreeMap::new(),
-        extensions: vec![],
-        available_extensions: vec![],
-        search_path: vec!["public".into()],
-        statements: StatementStats {
-            extension_version: "1.10".into(),
-            max_entries: None,
-            dealloc: None,
-            stats_reset: None,
-            hidden_count: 0,
-            entries: statements,
-        },
-        tables,
-        indexes,
-        foreign_keys: vec![],
-        views: vec![],
-        activity: ActivitySample {
-            sampled_at: String::new(),
-            sessions: vec![],
-        },
-        database: DatabaseStats {
-            numbackends: 0,
-            xact_commit: 0,
-            xact_rollback: 0,
-            blks_read: 0,
-            blks_hit: 0,
-            tup_returned: 0,
-            tup_fetched: 0,
-            tup_inserted: 0,
-            tup_updated: 0,
-            tup_deleted: 0,
-            temp_files: 0,
-            temp_bytes: 0,
-            deadlocks: 0,
-            stats_reset: None,
-            session_time: None,
-            active_time: None,
-            idle_in_transaction_time: None,
-            sessions: None,
-            sessions_abandoned: None,
-            sessions_fatal: None,
-            sessions_killed: None,
-        },
-        warnings: vec![],
-        pool_window: None,
-    }
+    let mut snap = fixture::snapshot();
+    snap.tables = tables;
+    snap.indexes = indexes;
+    snap.statements.entries = statements;
+    snap
 }
 
 fn advise(snap: &Snapshot) -> IndexAdvice {
