@@ -130,10 +130,18 @@ struct Hypotheses<'a> {
     /// positions in one list of tables: compared for every plan).
     table_of: Vec<usize>,
     statement_tables: HashMap<i64, Vec<usize>>,
+    /// Per candidate, its leading key; per single-table, single-index
+    /// statement, the keys an index on its table could lead with for it.
+    lead_of: Vec<Option<KeyTarget>>,
+    single_leads: HashMap<i64, Vec<KeyTarget>>,
     /// Plans already made, by statement and the candidates present on its
     /// tables: a plan depends on nothing else the selection changes, and the
     /// same configuration recurs (units re-measured after a choice on
-    /// another of their statements' tables).
+    /// another of their statements' tables). For a single-table,
+    /// single-index statement only the candidates it could lead with count:
+    /// an index leading with a column it neither filters, joins nor sorts on
+    /// is left out of its plans as the set planning leaves it out, so its
+    /// costs are never lower than measured.
     plan_cache: HashMap<(i64, Vec<usize>), PlanSummary>,
     plans_made: usize,
     resets: usize,
@@ -263,10 +271,14 @@ impl<'a> Hypotheses<'a> {
         let Some(tables) = self.statement_tables.get(&id) else {
             return self.present.keys().copied().collect();
         };
+        let leads = self.single_leads.get(&id);
         self.present
             .keys()
             .copied()
             .filter(|c| tables.contains(&self.table_of[*c]))
+            .filter(|c| {
+                leads.is_none_or(|keys| self.lead_of[*c].as_ref().is_some_and(|k| keys.contains(k)))
+            })
             .collect()
     }
 
@@ -369,6 +381,20 @@ pub async fn select(
             .map(|s| {
                 let ids = s.tables.iter().filter_map(|t| table_ids.get(t).copied());
                 (s.queryid, ids.collect())
+            })
+            .collect(),
+        lead_of: space
+            .candidates
+            .iter()
+            .map(|c| c.key_specs.first().map(|k| k.key.clone()))
+            .collect(),
+        single_leads: space
+            .statements
+            .iter()
+            .filter(|s| s.single_index)
+            .filter_map(|s| match s.leading.as_slice() {
+                [(_, keys)] => Some((s.queryid, keys.clone())),
+                _ => None,
             })
             .collect(),
         plan_cache: HashMap::new(),
