@@ -144,7 +144,13 @@ impl CollectError {
             QueryFailure::ConnectionLost if err.code().is_none() => {
                 "the connection to the server was lost (the server stopped or restarted, or an administrator ended the session)".into()
             }
-            QueryFailure::ConnectionLost | QueryFailure::Other => db_message(&err),
+            // The server said why as it ended the session (a termination
+            // arriving during a query): the same loss, with its words.
+            QueryFailure::ConnectionLost => format!(
+                "the connection to the server was lost: {}",
+                db_message(&err)
+            ),
+            QueryFailure::Other => db_message(&err),
         };
         CollectError::Query { what, detail, kind }
     }
