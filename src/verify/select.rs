@@ -751,16 +751,27 @@ pub async fn select(
     session.create(&configuration).await?;
     // A one-table, one-index statement that no chosen index could lead for
     // keeps its baseline plan: nothing the planner could use was added.
+    let mut configuration_of_table: HashMap<&QualifiedName, Vec<usize>> = HashMap::new();
+    for &c in &configuration {
+        configuration_of_table
+            .entry(table_of(c))
+            .or_default()
+            .push(c);
+    }
     let usable = |id: &i64| {
         !single(id)
             || scopes.get(id).is_none_or(|scope| {
-                configuration.iter().any(|&c| {
-                    let candidate = &space.candidates[c];
-                    candidate
-                        .key_specs
-                        .first()
-                        .is_some_and(|k| scope.could_use(&candidate.table_name, &k.key))
-                })
+                scope
+                    .tables
+                    .iter()
+                    .flat_map(|t| configuration_of_table.get(t).into_iter().flatten())
+                    .any(|&c| {
+                        let candidate = &space.candidates[c];
+                        candidate
+                            .key_specs
+                            .first()
+                            .is_some_and(|k| scope.could_use(&candidate.table_name, &k.key))
+                    })
             })
     };
     let mut planned_ids: Vec<i64> = cost0.keys().copied().filter(|id| usable(id)).collect();
@@ -783,6 +794,9 @@ pub async fn select(
 
     let mut fate: HashMap<usize, String> = HashMap::new();
     let mut kept: BTreeSet<usize> = session.configuration.clone();
+    // The chosen indexes by table, for the statements that read one table:
+    // only its own indexes can stand in for one dropped from it.
+    let kept_of_table = configuration_of_table.clone();
     let mut marginal_of: HashMap<usize, f64> = HashMap::new();
     let mut dirty: BTreeSet<usize> = kept.clone();
     for _round in 0..3 {
@@ -832,7 +846,13 @@ pub async fn select(
                     cost: before,
                     uses: Vec::new(),
                 };
-                for &j in &kept {
+                let kept_here = scopes
+                    .get(id)
+                    .into_iter()
+                    .flat_map(|s| s.tables.iter())
+                    .flat_map(|t| kept_of_table.get(t).into_iter().flatten())
+                    .filter(|j| kept.contains(j));
+                for &j in kept_here {
                     let usable = j != i
                         && scopes.get(id).is_some_and(|s| {
                             s.could_use(table_of(j), &space.candidates[j].key_specs[0].key)
