@@ -507,6 +507,15 @@ pub struct IdleInTransaction {
     pub query_id: Option<i64>,
 }
 
+impl Table {
+    /// The share of the table's pages the visibility map marks all-visible;
+    /// `None` when not known (an older snapshot) or the table has no pages.
+    pub fn all_visible_fraction(&self) -> Option<f64> {
+        let visible = self.relallvisible?;
+        (self.relpages > 0).then(|| (visible as f64 / self.relpages as f64).min(1.0))
+    }
+}
+
 impl Snapshot {
     /// The named setting's raw value.
     pub fn setting(&self, name: &str) -> Option<&str> {

@@ -385,8 +385,7 @@ pub fn covering_form(
     if access.role != AccessRole::Read || access.flags.select_star {
         return None;
     }
-    let visible = table.relallvisible? as f64 / table.relpages.max(1) as f64;
-    if table.relpages <= 0 || visible < COVERING_MIN_ALL_VISIBLE {
+    if table.all_visible_fraction()? < COVERING_MIN_ALL_VISIBLE {
         return None;
     }
     let in_keys = |column: &str| {

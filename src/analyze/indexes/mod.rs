@@ -321,12 +321,11 @@ pub(crate) fn covering_note(table: &Table, include: &[String]) -> String {
     if include.is_empty() {
         return String::new();
     }
-    let visible = table.relallvisible.unwrap_or(0) as f64 / table.relpages.max(1) as f64;
     format!(
         "; INCLUDE ({}) so an index-only scan answers it without the heap \
          ({:.0}% of the table's pages are all-visible)",
         include.join(", "),
-        100.0 * visible.min(1.0)
+        100.0 * table.all_visible_fraction().unwrap_or(0.0)
     )
 }
 
