@@ -113,12 +113,10 @@ impl<'c> Extractor<'c> {
                     for arg in &args.args {
                         self.function_arg(arg)?;
                     }
-                    let entry_name = alias
-                        .as_ref()
-                        .map(|a| fold_identifier(&a.name))
-                        .or_else(|| fold_object_name(name).and_then(|p| p.last().cloned()))
-                        .unwrap_or_default();
-                    self.push_function_entry(entry_name, alias.as_ref());
+                    self.push_function_entry(
+                        function_entry_name(alias.as_ref(), Some(name)),
+                        alias.as_ref(),
+                    );
                     return Ok(());
                 }
                 let Some(parts) = fold_object_name(name) else {
@@ -150,21 +148,15 @@ impl<'c> Extractor<'c> {
                 for arg in args {
                     self.function_arg(arg)?;
                 }
-                let entry_name = alias
-                    .as_ref()
-                    .map(|a| fold_identifier(&a.name))
-                    .or_else(|| fold_object_name(name).and_then(|p| p.last().cloned()))
-                    .unwrap_or_default();
-                self.push_function_entry(entry_name, alias.as_ref());
+                self.push_function_entry(
+                    function_entry_name(alias.as_ref(), Some(name)),
+                    alias.as_ref(),
+                );
                 Ok(())
             }
             TableFactor::TableFunction { expr, alias } => {
                 self.scan(expr)?;
-                let entry_name = alias
-                    .as_ref()
-                    .map(|a| fold_identifier(&a.name))
-                    .unwrap_or_default();
-                self.push_function_entry(entry_name, alias.as_ref());
+                self.push_function_entry(function_entry_name(alias.as_ref(), None), alias.as_ref());
                 Ok(())
             }
             TableFactor::UNNEST {
@@ -192,11 +184,7 @@ impl<'c> Extractor<'c> {
                 json_expr, alias, ..
             } => {
                 self.scan(json_expr)?;
-                let entry_name = alias
-                    .as_ref()
-                    .map(|a| fold_identifier(&a.name))
-                    .unwrap_or_default();
-                self.push_function_entry(entry_name, alias.as_ref());
+                self.push_function_entry(function_entry_name(alias.as_ref(), None), alias.as_ref());
                 Ok(())
             }
             other => Err(Abort::Unsupported(format!(
@@ -360,4 +348,17 @@ impl<'c> Extractor<'c> {
         self.access_tables.push(table);
         self.accesses.len() - 1
     }
+}
+
+/// The name a function in FROM is referred to by: its alias, else the
+/// function's own (unqualified) name, else none.
+fn function_entry_name(alias: Option<&TableAlias>, function: Option<&ObjectName>) -> String {
+    alias
+        .map(|a| fold_identifier(&a.name))
+        .or_else(|| {
+            function
+                .and_then(fold_object_name)
+                .and_then(|p| p.last().cloned())
+        })
+        .unwrap_or_default()
 }
