@@ -173,6 +173,7 @@ async fn main() {
         &statements,
         &advice.proposals,
         &SelectOptions::default(),
+        Vec::new(),
     )
     .await
     .expect("choosing the set");

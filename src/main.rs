@@ -7,7 +7,10 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Which flags were typed: those win over pgadvise.toml.
     let explicit = pgadvise::settings::Explicit::from_matches(&matches);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // Two workers: the what-if session plans the baseline on the server while
+    // the analysis builds the candidates (see pipeline::open_whatif_early).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {

@@ -26,7 +26,7 @@ use crate::snapshot::{Snapshot, Statement};
 use crate::verification_plan::VerificationPlan;
 use crate::verify::proposals::VerifyReport;
 use crate::verify::select::{select, SelectOptions, Selection};
-use crate::verify::{VerifyOptions, WhatIf};
+use crate::verify::{PlanSummary, VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -230,12 +230,23 @@ pub async fn analyze_scan(
         include: settings.advisor.include_tables.clone(),
         exclude: settings.advisor.exclude_tables.clone(),
     };
+    let early = match &spec {
+        Some(spec) if settings.advisor.verify && snapshot.extension("hypopg").is_some() => {
+            let baseline = indexes::hot_statements(&workload, &hot)
+                .into_iter()
+                .filter(|a| !a.shape.accesses.is_empty())
+                .map(|a| (a.statement.queryid, a.statement.query.clone()))
+                .collect();
+            Some(open_whatif_early(spec, settings, &snapshot, baseline))
+        }
+        _ => None,
+    };
     let mut advice = indexes::propose(&snapshot, &workload, &hot, &table_filter);
-    let verification = match &spec {
-        Some(spec) if settings.advisor.verify && !advice.proposals.is_empty() => {
+    let verification = match early {
+        Some(early) if !advice.proposals.is_empty() => {
             let space = candidate_space(&snapshot, &workload, &hot, &table_filter);
             verify_live(
-                spec,
+                early,
                 settings,
                 &snapshot,
                 &workload,
@@ -245,7 +256,11 @@ pub async fn analyze_scan(
             )
             .await?
         }
-        _ => None,
+        Some(early) => {
+            early.abort();
+            None
+        }
+        None => None,
     };
     let mut report = ScanReport::new(
         &snapshot,
@@ -484,12 +499,59 @@ fn write_index_migrations(
     Ok(())
 }
 
-/// Chooses the verified set with hypopg on a second, pinned session, from
-/// the candidate space of the workload. Without hypopg the heuristic
-/// proposals stay, unverified (the snapshot's warning says how to install
-/// it); a failure mid-way is a warning, not a lost report.
-async fn verify_live(
+/// The what-if session and the baseline plans it made of the statements it was given.
+type PrimedWhatIf = (WhatIf, Vec<(i64, PlanSummary)>);
+
+/// A what-if session being opened (a second, pinned connection) and its
+/// baseline plans being made: it waits on the server while the analysis
+/// builds the candidates on this process's CPU. The outer error is a failed
+/// connection; the inner one a session that cannot verify (no hypopg in the
+/// database, a server too old).
+type EarlyWhatIf = tokio::task::JoinHandle<Result<Result<PrimedWhatIf, VerifyError>, RunError>>;
+
+/// Starts opening the what-if session and planning `baseline` (queryid and
+/// text of every statement the candidates can be for) without hypothetical
+/// indexes.
+fn open_whatif_early(
     spec: &ConnectionSpec,
+    settings: &ScanSettings,
+    snapshot: &Snapshot,
+    baseline: Vec<(i64, String)>,
+) -> EarlyWhatIf {
+    let spec = spec.clone();
+    let options = VerifyOptions {
+        statement_timeout: settings.connection.statement_timeout,
+        lock_timeout: settings.connection.lock_timeout,
+    };
+    let version_num = snapshot.server.version_num;
+    tokio::spawn(async move {
+        let client = connect(&spec).await?;
+        Ok(
+            match WhatIf::open_with(client, version_num, &options).await {
+                Ok(whatif) => {
+                    let texts: Vec<&str> = baseline.iter().map(|(_, sql)| sql.as_str()).collect();
+                    let plans = whatif.plan_many(&texts).await;
+                    // A statement that failed is planned again by the selection,
+                    // which reports why.
+                    let primed = baseline
+                        .iter()
+                        .zip(plans)
+                        .filter_map(|((id, _), plan)| Some((*id, plan.ok()?)))
+                        .collect();
+                    Ok((whatif, primed))
+                }
+                Err(e) => Err(e),
+            },
+        )
+    })
+}
+
+/// Chooses the verified set with hypopg on the what-if session, from the
+/// candidate space of the workload. Without hypopg the heuristic proposals
+/// stay, unverified (the snapshot's warning says how to install it); a
+/// failure mid-way is a warning, not a lost report.
+async fn verify_live(
+    early: EarlyWhatIf,
     settings: &ScanSettings,
     snapshot: &Snapshot,
     workload: &Workload<'_>,
@@ -497,16 +559,16 @@ async fn verify_live(
     advice: &mut IndexAdvice,
     diagnostics: &Diagnostics,
 ) -> Result<Option<VerifyReport>, RunError> {
-    if snapshot.extension("hypopg").is_none() {
-        return Ok(None);
-    }
-    let client = connect(spec).await?;
-    let options = VerifyOptions {
-        statement_timeout: settings.connection.statement_timeout,
-        lock_timeout: settings.connection.lock_timeout,
+    let opened = match early.await {
+        Ok(opened) => opened?,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => {
+            diagnostics.warn(&format!("index proposals are unverified: {e}"));
+            return Ok(None);
+        }
     };
-    let whatif = match WhatIf::open_with(client, snapshot.server.version_num, &options).await {
-        Ok(w) => w,
+    let (whatif, primed) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             diagnostics.warn(&format!("index proposals are unverified: {e}"));
             return Ok(None);
@@ -530,6 +592,7 @@ async fn verify_live(
         &statements,
         &advice.proposals,
         &select_options,
+        primed,
     )
     .await;
     spinner.finish_and_clear();

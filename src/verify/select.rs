@@ -130,10 +130,10 @@ struct Hypotheses<'a> {
     /// positions in one list of tables: compared for every plan).
     table_of: Vec<usize>,
     statement_tables: HashMap<i64, Vec<usize>>,
-    /// Per candidate, its leading key; per single-table, single-index
-    /// statement, the keys an index on its table could lead with for it.
-    lead_of: Vec<Option<KeyTarget>>,
-    single_leads: HashMap<i64, Vec<KeyTarget>>,
+    /// The candidates, and the scope of each single-table, single-index
+    /// statement: which of them could serve it.
+    candidates: &'a [IndexProposal],
+    single_table_scopes: HashMap<i64, &'a StatementScope>,
     /// Plans already made, by statement and the candidates present on its
     /// tables: a plan depends on nothing else the selection changes, and the
     /// same configuration recurs (units re-measured after a choice on
@@ -271,14 +271,12 @@ impl<'a> Hypotheses<'a> {
         let Some(tables) = self.statement_tables.get(&id) else {
             return self.present.keys().copied().collect();
         };
-        let leads = self.single_leads.get(&id);
+        let scope = self.single_table_scopes.get(&id);
         self.present
             .keys()
             .copied()
             .filter(|c| tables.contains(&self.table_of[*c]))
-            .filter(|c| {
-                leads.is_none_or(|keys| self.lead_of[*c].as_ref().is_some_and(|k| keys.contains(k)))
-            })
+            .filter(|c| scope.is_none_or(|s| s.could_be_served_by(&self.candidates[*c])))
             .collect()
     }
 
@@ -339,6 +337,7 @@ pub async fn select(
     statements: &[&Statement],
     heuristic: &[IndexProposal],
     options: &SelectOptions,
+    primed: Vec<(i64, PlanSummary)>,
 ) -> Result<Selection, VerifyError> {
     let by_id: HashMap<i64, &Statement> = statements.iter().map(|s| (s.queryid, *s)).collect();
     let scopes: HashMap<i64, &StatementScope> =
@@ -383,22 +382,19 @@ pub async fn select(
                 (s.queryid, ids.collect())
             })
             .collect(),
-        lead_of: space
-            .candidates
-            .iter()
-            .map(|c| c.key_specs.first().map(|k| k.key.clone()))
-            .collect(),
-        single_leads: space
+        candidates: &space.candidates,
+        single_table_scopes: space
             .statements
             .iter()
-            .filter(|s| s.single_index)
-            .filter_map(|s| match s.leading.as_slice() {
-                [(_, keys)] => Some((s.queryid, keys.clone())),
-                _ => None,
-            })
+            .filter(|s| s.single_index && s.leading.len() == 1)
+            .map(|s| (s.queryid, s))
             .collect(),
-        plan_cache: HashMap::new(),
-        plans_made: 0,
+        plans_made: primed.len(),
+        // Plans made before any hypothetical index existed: the baseline.
+        plan_cache: primed
+            .into_iter()
+            .map(|(id, plan)| ((id, Vec::new()), plan))
+            .collect(),
         resets: 0,
     };
 
@@ -464,16 +460,12 @@ pub async fn select(
     let mut versions: HashMap<QualifiedName, u64> = HashMap::new();
     let mut measured: Vec<Measurement> = vec![Measurement::default(); units.len()];
     let all: Vec<usize> = (0..units.len()).collect();
-    measure(
-        &mut session,
-        &all,
-        &units,
-        &by_id,
-        &footprint,
-        &versions,
-        &mut measured,
-    )
-    .await?;
+    let units_in_play = UnitsInPlay {
+        units: &units,
+        by_id: &by_id,
+        footprint: &footprint,
+    };
+    measure(&mut session, &units_in_play, &all, &versions, &mut measured).await?;
 
     timings.lap("candidates");
     // Each statement's cost with one candidate alone (none of the
@@ -584,16 +576,7 @@ pub async fn select(
         }
         let Some((_, u, stale)) = best else { break };
         if stale {
-            measure(
-                &mut session,
-                &[u],
-                &units,
-                &by_id,
-                &footprint,
-                &versions,
-                &mut measured,
-            )
-            .await?;
+            measure(&mut session, &units_in_play, &[u], &versions, &mut measured).await?;
             priority[u] = evaluate(
                 u,
                 &session.configuration,
@@ -720,10 +703,8 @@ pub async fn select(
             .collect();
         measure(
             &mut session,
+            &units_in_play,
             &complements,
-            &units,
-            &by_id,
-            &footprint,
             &versions,
             &mut measured,
         )
@@ -765,13 +746,7 @@ pub async fn select(
                     .tables
                     .iter()
                     .flat_map(|t| configuration_of_table.get(t).into_iter().flatten())
-                    .any(|&c| {
-                        let candidate = &space.candidates[c];
-                        candidate
-                            .key_specs
-                            .first()
-                            .is_some_and(|k| scope.could_use(&candidate.table_name, &k.key))
-                    })
+                    .any(|&c| scope.could_be_served_by(&space.candidates[c]))
             })
     };
     let mut planned_ids: Vec<i64> = cost0.keys().copied().filter(|id| usable(id)).collect();
@@ -854,9 +829,9 @@ pub async fn select(
                     .filter(|j| kept.contains(j));
                 for &j in kept_here {
                     let usable = j != i
-                        && scopes.get(id).is_some_and(|s| {
-                            s.could_use(table_of(j), &space.candidates[j].key_specs[0].key)
-                        });
+                        && scopes
+                            .get(id)
+                            .is_some_and(|s| s.could_be_served_by(&space.candidates[j]));
                     if !usable {
                         continue;
                     }
@@ -1359,34 +1334,42 @@ fn disjoint_batches(
     batches.into_iter().map(|(_, list, _)| list).collect()
 }
 
-/// Measures the units, in batches on disjoint tables: creates each batch's
-/// members, plans their statements, drops what is not in the configuration.
-#[allow(clippy::too_many_arguments)]
+/// What measuring a unit reads and never changes: the units (members and
+/// statements), the statements by queryid, and the tables a unit touches.
+struct UnitsInPlay<'u> {
+    units: &'u [(Vec<usize>, Vec<i64>)],
+    by_id: &'u HashMap<i64, &'u Statement>,
+    footprint: &'u Footprint<'u>,
+}
+
+/// Measures the units `order` names, in batches on disjoint tables: creates
+/// each batch's members, plans their statements, drops what is not in the
+/// configuration.
 async fn measure(
     session: &mut Hypotheses<'_>,
+    in_play: &UnitsInPlay<'_>,
     order: &[usize],
-    units: &[(Vec<usize>, Vec<i64>)],
-    by_id: &HashMap<i64, &Statement>,
-    footprint: &Footprint<'_>,
     versions: &HashMap<QualifiedName, u64>,
     measured: &mut [Measurement],
 ) -> Result<(), VerifyError> {
-    for batch in disjoint_batches(order, units, footprint) {
-        measure_batch(session, &batch, units, by_id, footprint, versions, measured).await?;
+    for batch in disjoint_batches(order, in_play.units, in_play.footprint) {
+        measure_batch(session, in_play, &batch, versions, measured).await?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn measure_batch(
     session: &mut Hypotheses<'_>,
+    in_play: &UnitsInPlay<'_>,
     batch: &[usize],
-    units: &[(Vec<usize>, Vec<i64>)],
-    by_id: &HashMap<i64, &Statement>,
-    footprint: &Footprint<'_>,
     versions: &HashMap<QualifiedName, u64>,
     measured: &mut [Measurement],
 ) -> Result<(), VerifyError> {
+    let UnitsInPlay {
+        units,
+        by_id,
+        footprint,
+    } = *in_play;
     let mut members: Vec<usize> = batch
         .iter()
         .flat_map(|&u| units[u].0.iter().copied())

@@ -228,7 +228,7 @@ pub fn propose(
 /// The statements the advisor works for: at most `hot.top`, heaviest total
 /// time first. Statements given on the command line count whatever their
 /// (absent) statistics.
-fn hot_statements<'w, 'a>(
+pub(crate) fn hot_statements<'w, 'a>(
     workload: &'w Workload<'a>,
     hot: &HotStatements,
 ) -> Vec<&'w crate::analyze::workload::AnalyzedStatement<'a>> {

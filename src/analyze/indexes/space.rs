@@ -62,6 +62,16 @@ impl StatementScope {
             .iter()
             .any(|(t, keys)| t == table && keys.contains(key))
     }
+
+    /// Whether `candidate` could serve this statement: it is on one of its
+    /// tables and leads with a column or expression the statement filters,
+    /// joins or sorts on there.
+    pub fn could_be_served_by(&self, candidate: &IndexProposal) -> bool {
+        candidate
+            .key_specs
+            .first()
+            .is_some_and(|k| self.could_use(&candidate.table_name, &k.key))
+    }
 }
 
 /// Builds the candidate space for the hot statements of `workload`.
