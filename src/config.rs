@@ -433,6 +433,32 @@ mod tests {
     }
 
     #[test]
+    fn reads_targets() {
+        let config = Config::parse(
+            "[audit]\ntargets_file = \"fleet.txt\"\njobs = 8\n\
+             [[targets]]\nname = \"shop\"\ndatabase_url = \"postgresql://app@db1/shop\"\n\
+             baseline = \"shop.json\"\n[targets.pools.api]\ninstances = 4\nsize = 20\n\
+             [[targets]]\ndatabase_url = \"host=db2 dbname=crm\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.audit.targets_file, Some(PathBuf::from("fleet.txt")));
+        assert_eq!(config.audit.jobs, Some(8));
+        assert_eq!(config.targets.len(), 2);
+        assert_eq!(config.targets[0].name.as_deref(), Some("shop"));
+        assert_eq!(declared(&config.targets[0].pools)[0].total(), 80);
+        assert_eq!(config.targets[1].name, None);
+        assert!(config.targets[1].pools.is_empty());
+        for (text, needle) in [
+            ("[[targets]]\nname = \"x\"\n", "database_url"),
+            ("[[targets]]\ndatabase_url = \"h\"\nhost = \"h\"\n", "host"),
+            ("[audit]\njobs = 0\n", "[audit] jobs"),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn values_are_typed_when_read() {
         let config = Config::parse(
             "[advisor]\nbudget = \"287MB\"\nmin_total_time = \"500ms\"\nmin_cost_savings = 10\n\

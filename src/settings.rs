@@ -628,6 +628,91 @@ mod tests {
         }
     }
 
+    fn fleet(config: &Config, argv: &[&str]) -> Result<Option<FleetSettings>, String> {
+        let (cli, explicit) = parse(argv);
+        let Command::Audit(args) = cli.command else {
+            panic!("audit expected")
+        };
+        FleetSettings::resolve(&args, config, &explicit)
+    }
+
+    #[test]
+    fn a_fleet_when_targets_are_listed_and_no_single_database_is_named() {
+        let config = Config::parse(
+            "[audit]\njobs = 2\nbaseline = \"all.json\"\n[pools.api]\ninstances = 2\nsize = 10\n\
+             [[targets]]\nname = \"shop\"\ndatabase_url = \"host=db1 dbname=shop\"\n\
+             baseline = \"shop.json\"\n[targets.pools.web]\ninstances = 3\nsize = 7\n\
+             [[targets]]\ndatabase_url = \"host=db2 dbname=crm\"\n",
+        )
+        .unwrap();
+        assert_eq!(fleet(&config, &["pgadvise", "audit", "host=db9"]), Ok(None));
+        assert_eq!(
+            fleet(&config, &["pgadvise", "audit", "--snapshot", "s.json"]),
+            Ok(None)
+        );
+        assert_eq!(fleet(&Config::default(), &["pgadvise", "audit"]), Ok(None));
+
+        let f = fleet(
+            &config,
+            &["pgadvise", "audit", "--report", "out", "--pool", "web=1x1"],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.jobs, 2);
+        assert_eq!(f.listed.len(), 2);
+        assert_eq!(f.report_dir, Some(PathBuf::from("out")));
+        let targets = crate::fleet::name_targets(f.listed.clone());
+        let shop = f.for_target(&targets[0]);
+        assert_eq!(
+            shop.scan.connection.target.as_deref(),
+            Some("host=db1 dbname=shop")
+        );
+        assert_eq!(shop.baseline, Some(PathBuf::from("shop.json")));
+        assert_eq!(
+            shop.scan.report,
+            Some(PathBuf::from("out/shop/report.html"))
+        );
+        let pools: Vec<_> = shop
+            .scan
+            .pools
+            .declared
+            .iter()
+            .map(|p| (p.name.as_str(), p.instances, p.size))
+            .collect();
+        assert_eq!(
+            pools,
+            [("web", 1, 1)],
+            "its own pools, the command line's win"
+        );
+        let crm = f.for_target(&targets[1]);
+        assert_eq!(crm.baseline, Some(PathBuf::from("all.json")));
+        assert_eq!(
+            crm.scan.pools.declared.len(),
+            2,
+            "the file's and the command line's"
+        );
+        assert_eq!(
+            crm.scan.migrations_dir,
+            PathBuf::from("migrations-out").join(&targets[1].slug)
+        );
+
+        let f = fleet(
+            &config,
+            &["pgadvise", "audit", "--targets", "t.txt", "--jobs", "7"],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.targets_file, Some(PathBuf::from("t.txt")));
+        assert!(f.listed.is_empty(), "--targets replaces [[targets]]");
+        assert_eq!(f.jobs, 7);
+
+        let refused = fleet(
+            &config,
+            &["pgadvise", "audit", "--write-baseline", "b.json"],
+        );
+        assert!(refused.unwrap_err().contains("--write-baseline"));
+    }
+
     #[test]
     fn the_connection_comes_from_the_command_line_then_database_url_then_the_file() {
         let with_url =
