@@ -389,15 +389,24 @@ async fn targets_in_pgadvise_toml_have_their_own_pools_and_baselines() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // A database without pg_stat_statements: that target stops with exit 4.
+    let bare = format!("pgadvise_fleet_bare_{}", std::process::id());
+    support::connect(&support::server().url("postgres"))
+        .await
+        .batch_execute(&format!("CREATE DATABASE \"{bare}\""))
+        .await
+        .unwrap();
     std::fs::write(
         dir.path().join("pgadvise.toml"),
         format!(
             "[audit]\njobs = 2\n[pool]\nsample_window = \"1s\"\n\n\
              [[targets]]\nname = \"feed\"\ndatabase_url = \"{}\"\nbaseline = \"feed-baseline.json\"\n\n\
              [[targets]]\nname = \"healthy\"\ndatabase_url = \"{}\"\n\
-             [targets.pools.api]\ninstances = 4\nsize = 500\n",
+             [targets.pools.api]\ninstances = 4\nsize = 500\n\n\
+             [[targets]]\nname = \"bare\"\ndatabase_url = \"{}\"\n",
             feed.db.url,
-            with_password(&healthy.db.url)
+            with_password(&healthy.db.url),
+            support::server().url(&bare)
         ),
     )
     .unwrap();
@@ -405,14 +414,24 @@ async fn targets_in_pgadvise_toml_have_their_own_pools_and_baselines() {
     let stderr = text(&out.stderr);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "the healthy database's oversized pools fail it:\n{stderr}"
+        Some(4),
+        "the missing extension's exit 4 is the worst:\n{stderr}"
     );
     assert_no_password("stdout", &text(&out.stdout));
     assert_no_password("stderr", &stderr);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let targets = doc["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 2);
+    assert_eq!(targets.len(), 3);
+    let bare_json = &targets[2];
+    assert_eq!(bare_json["status"], "not audited", "{bare_json:#}");
+    assert_eq!(bare_json["exit_code"], 4);
+    assert!(
+        bare_json["error"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"),
+        "{bare_json:#}"
+    );
     let feed_json = &targets[0];
     assert_eq!(feed_json["name"], "feed");
     assert_eq!(feed_json["status"], "passed", "{feed_json:#}");
