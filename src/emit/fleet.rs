@@ -359,6 +359,7 @@ pub struct FleetRow {
     /// Findings per severity, in the order of `FleetView::severities`.
     pub counts: Vec<String>,
     pub exit_code: u8,
+    /// The verdict beside the status badge.
     pub verdict: String,
     /// Why a target was not audited, in full.
     pub reason: Option<String>,
@@ -398,7 +399,16 @@ pub fn view(fleet: &FleetAudit) -> FleetView {
                 proposals,
                 counts,
                 exit_code: t.exit_code(),
-                verdict: t.verdict(fleet.fail_on),
+                // The badge says the status; the rest of the verdict beside it.
+                verdict: match t.status() {
+                    Status::NotAudited => "(why: see below)".to_string(),
+                    status => t
+                        .verdict(fleet.fail_on)
+                        .trim_start_matches(status.as_str())
+                        .trim_start_matches(':')
+                        .trim()
+                        .to_string(),
+                },
                 reason,
             }
         })
@@ -599,6 +609,10 @@ mod tests {
         assert!(page.contains("href=\"crm/report.html\""), "{page}");
         assert!(!page.contains("ops-db3-5432-billing/report.html"), "{page}");
         assert!(page.contains("could not connect to db3"), "{page}");
+        assert!(
+            page.contains("failed</span> 1 new finding(s) at or above high"),
+            "{page}"
+        );
         assert!(!page.contains("<script"), "{page}");
     }
 }
