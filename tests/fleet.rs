@@ -187,6 +187,8 @@ async fn a_fleet_with_an_unreachable_target_reports_every_target_and_the_worst_e
             "1",
             "--format",
             "json",
+            "--save-snapshot",
+            "snapshots",
         ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -233,6 +235,22 @@ async fn a_fleet_with_an_unreachable_target_reports_every_target_and_the_worst_e
         reason.contains("cannot connect") && reason.contains(&format!("127.0.0.1:{port}")),
         "{reason}"
     );
+    // --save-snapshot names a folder: one snapshot per audited target.
+    for (slug, database) in [
+        ("feed", &feed.db.name),
+        (healthy_slug.as_str(), &healthy.db.name),
+    ] {
+        let path = dir.path().join("snapshots").join(format!("{slug}.json"));
+        let snapshot: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            &snapshot["source"]["database"],
+            database.as_str(),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(!dir.path().join("snapshots/down.json").exists());
     outputs.push(("json".to_string(), text(&out.stdout)));
     outputs.push(("json stderr".to_string(), text(&out.stderr)));
 
@@ -304,7 +322,10 @@ async fn a_fleet_with_an_unreachable_target_reports_every_target_and_the_worst_e
     for (what, output) in &outputs {
         assert_no_password(what, output);
     }
-    for file in files_under(&report_dir) {
+    for file in files_under(&report_dir)
+        .into_iter()
+        .chain(files_under(&dir.path().join("snapshots")))
+    {
         assert_no_password(
             &file.display().to_string(),
             &std::fs::read_to_string(&file).unwrap(),
