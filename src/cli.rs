@@ -45,7 +45,8 @@ Exit codes: 0 no finding at or above --fail-on (or all accepted by --baseline); 
 1 a new finding at or above --fail-on; 2 bad arguments or input (including the \
 baseline and pgadvise.toml); 3 cannot connect or authenticate; 4 a prerequisite is \
 missing; 5 the server failed during the run; 6 an output file could not be written; \
-7 a timeout pgadvise set fired.")]
+7 a timeout pgadvise set fired. A fleet (--targets, [[targets]]) exits with its worst \
+(highest) target's code.")]
     Audit(AuditArgs),
     /// Watch connections for --sample-window and print only the connection-pool verdict.
     Pool(ScanArgs),
@@ -76,6 +77,15 @@ pub struct AuditArgs {
     /// Write today's findings as a baseline file, to accept them from now on.
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
+
+    /// Audit a fleet: one connection (URL or conninfo, `NAME: ` before it to name it) per
+    /// line; blank lines and `#` comments are skipped. --report then names a folder.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["connection", "database_url", "snapshot"])]
+    pub targets: Option<PathBuf>,
+
+    /// With a fleet: audit this many targets at a time.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = parse_positive)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@
 //! [demo]         out_dir
 //! [pools.api]    instances = 4, size = 20     (matched to application_name)
 //! [pool]         sample_window = "30s", db_cores = 8
+//! [[targets]]    name, database_url, baseline, [targets.pools.api]   (audit: a fleet)
 //! ```
 
 use crate::analyze::finding::Severity;
@@ -65,6 +66,24 @@ pub struct Config {
     pub migrations: MigrationSection,
     #[serde(default)]
     pub demo: DemoSection,
+    /// `audit` of a fleet: the databases to audit when the command line names none.
+    #[serde(default)]
+    pub targets: Vec<TargetEntry>,
+}
+
+/// One `[[targets]]` table: a database `audit` audits as part of a fleet.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetEntry {
+    /// Shown in the summary and names its report folder; default: user@host:port/dbname.
+    pub name: Option<String>,
+    /// URL or conninfo (no password here: ~/.pgpass).
+    pub database_url: String,
+    /// This database's own pools; they replace the file's `[pools]` for it.
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolEntry>,
+    /// This database's own baseline; it replaces `[audit] baseline` for it.
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -124,6 +143,11 @@ pub struct AuditSection {
     pub fail_on: Option<Severity>,
     pub baseline: Option<PathBuf>,
     pub write_baseline: Option<PathBuf>,
+    /// `--targets`: a file with one connection per line.
+    pub targets_file: Option<PathBuf>,
+    /// `--jobs`: targets audited at a time.
+    #[serde(default, deserialize_with = "at_least_one")]
+    pub jobs: Option<usize>,
 }
 
 /// How serious a missing index is: the share of the workload's time it saves.
@@ -256,14 +280,7 @@ impl Config {
     }
 
     pub fn declared_pools(&self) -> Vec<DeclaredPool> {
-        self.pools
-            .iter()
-            .map(|(name, p)| DeclaredPool {
-                name: name.clone(),
-                instances: p.instances,
-                size: p.size,
-            })
-            .collect()
+        declared(&self.pools)
     }
 
     /// The missing-index severity thresholds, the file's where it sets them.
@@ -281,6 +298,18 @@ impl Config {
         }
         t
     }
+}
+
+/// Pools by application_name as the analysis takes them.
+pub fn declared(pools: &BTreeMap<String, PoolEntry>) -> Vec<DeclaredPool> {
+    pools
+        .iter()
+        .map(|(name, p)| DeclaredPool {
+            name: name.clone(),
+            instances: p.instances,
+            size: p.size,
+        })
+        .collect()
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -401,6 +430,32 @@ mod tests {
         assert_eq!(config.pool.sample_window, Some(Duration::from_secs(30)));
         assert_eq!(config.pool.db_cores, Some(8));
         assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn reads_targets() {
+        let config = Config::parse(
+            "[audit]\ntargets_file = \"fleet.txt\"\njobs = 8\n\
+             [[targets]]\nname = \"shop\"\ndatabase_url = \"postgresql://app@db1/shop\"\n\
+             baseline = \"shop.json\"\n[targets.pools.api]\ninstances = 4\nsize = 20\n\
+             [[targets]]\ndatabase_url = \"host=db2 dbname=crm\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.audit.targets_file, Some(PathBuf::from("fleet.txt")));
+        assert_eq!(config.audit.jobs, Some(8));
+        assert_eq!(config.targets.len(), 2);
+        assert_eq!(config.targets[0].name.as_deref(), Some("shop"));
+        assert_eq!(declared(&config.targets[0].pools)[0].total(), 80);
+        assert_eq!(config.targets[1].name, None);
+        assert!(config.targets[1].pools.is_empty());
+        for (text, needle) in [
+            ("[[targets]]\nname = \"x\"\n", "database_url"),
+            ("[[targets]]\ndatabase_url = \"h\"\nhost = \"h\"\n", "host"),
+            ("[audit]\njobs = 0\n", "[audit] jobs"),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

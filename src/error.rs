@@ -70,6 +70,9 @@ pub enum RunError {
     PlanFiles(#[from] PlanFileError),
     #[error("verify: {0}")]
     Verify(#[from] VerifyError),
+    /// Flags or input that cannot go together, said in full.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl RunError {
@@ -80,7 +83,8 @@ impl RunError {
             | RunError::ReadInput { .. }
             | RunError::ReadSnapshot { .. }
             | RunError::BadSnapshot { .. }
-            | RunError::BadBaseline { .. } => exit::USAGE,
+            | RunError::BadBaseline { .. }
+            | RunError::Usage(_) => exit::USAGE,
             RunError::Connect(e) if e.kind() == ConnectErrorKind::Config => exit::USAGE,
             RunError::Connect(_) => exit::CONNECT,
             RunError::Collect(e) => match e {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod emit;
 pub mod error;
+pub mod fleet;
 pub mod format;
 mod hash;
 pub mod ident;

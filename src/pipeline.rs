@@ -33,17 +33,36 @@ use std::time::Duration;
 /// Where diagnostics go: stderr unless `--quiet`.
 pub struct Diagnostics {
     pub quiet: bool,
+    /// The fleet target this run is for: its warnings name it, and it draws
+    /// no progress (several targets run at once).
+    pub target: Option<String>,
 }
 
 impl Diagnostics {
     pub fn new(quiet: bool) -> Self {
-        Diagnostics { quiet }
+        Diagnostics {
+            quiet,
+            target: None,
+        }
+    }
+
+    /// For one target of a fleet.
+    pub fn for_target(&self, name: &str) -> Self {
+        Diagnostics {
+            quiet: self.quiet,
+            target: Some(name.to_string()),
+        }
+    }
+
+    /// Whether progress may be drawn on stderr (also needs a terminal).
+    pub fn shows_progress(&self) -> bool {
+        !self.quiet && self.target.is_none()
     }
 
     /// A spinner on stderr while a stage runs: only on a terminal, never with --quiet.
     pub fn spinner(&self, message: &str) -> indicatif::ProgressBar {
         use std::io::IsTerminal;
-        if self.quiet || !std::io::stderr().is_terminal() {
+        if !self.shows_progress() || !std::io::stderr().is_terminal() {
             return indicatif::ProgressBar::hidden();
         }
         let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
@@ -53,7 +72,10 @@ impl Diagnostics {
 
     pub fn warn(&self, message: &str) {
         if !self.quiet {
-            eprintln!("pgadvise: warning: {message}");
+            match &self.target {
+                Some(target) => eprintln!("pgadvise: warning: [{target}] {message}"),
+                None => eprintln!("pgadvise: warning: {message}"),
+            }
         }
     }
 }
@@ -101,7 +123,7 @@ pub async fn collect_live(
         require_statements,
         target: spec.display_target(),
         sample_window,
-        show_progress: !diagnostics.quiet,
+        show_progress: diagnostics.shows_progress(),
     };
     let snapshot = collect(&client, &options).await;
     spinner.finish_and_clear();

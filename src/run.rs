@@ -7,7 +7,8 @@ use crate::config::Config;
 pub use crate::error::{exit, RunError};
 use crate::pipeline::Diagnostics;
 use crate::settings::{
-    self, AuditSettings, DemoSettings, Explicit, ScanSettings, SnapshotSettings, VerifySettings,
+    self, AuditSettings, DemoSettings, Explicit, FleetSettings, ScanSettings, SnapshotSettings,
+    VerifySettings,
 };
 
 /// `explicit`: the flags typed on the command line, which win over the file.
@@ -22,8 +23,13 @@ pub async fn run(cli: Cli, explicit: &Explicit) -> Result<u8, RunError> {
             command::scan::run(&settings, &diagnostics, false).await
         }
         Command::Audit(args) => {
-            let settings = AuditSettings::resolve(&args, &file, explicit);
-            command::audit::run(&settings, &diagnostics).await
+            match FleetSettings::resolve(&args, &file, explicit).map_err(RunError::Usage)? {
+                Some(fleet) => command::fleet::run(&fleet, &diagnostics).await,
+                None => {
+                    let settings = AuditSettings::resolve(&args, &file, explicit);
+                    command::audit::run(&settings, &diagnostics).await
+                }
+            }
         }
         Command::Pool(args) => {
             let settings = ScanSettings::without_file_migrations(&args, &file, explicit);

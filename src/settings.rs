@@ -13,6 +13,7 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::emit::audit::MissingIndexThresholds;
+use crate::fleet::{FleetTarget, ListedTarget};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -320,6 +321,113 @@ impl AuditSettings {
     }
 }
 
+/// `pgadvise audit` of a fleet: the audit every target starts from, and the targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSettings {
+    /// The audit as resolved; each target gets its connection, pools, baseline
+    /// and files from [`FleetSettings::for_target`].
+    pub audit: AuditSettings,
+    /// `--targets`, else `[audit] targets_file`.
+    pub targets_file: Option<PathBuf>,
+    /// `[[targets]]` (left out when `--targets` is given).
+    pub listed: Vec<ListedTarget>,
+    pub jobs: usize,
+    /// `--report`: the folder of the index page and one report per target.
+    pub report_dir: Option<PathBuf>,
+    /// `--save-snapshot`: the folder of one snapshot per target.
+    pub snapshot_dir: Option<PathBuf>,
+    /// `--pool` flags: they replace a target's pools of the same name.
+    command_line_pools: Vec<DeclaredPool>,
+}
+
+impl FleetSettings {
+    /// `None` when the audit is of one database: the command line names a
+    /// connection or a snapshot, or neither `--targets`, `[audit] targets_file`
+    /// nor `[[targets]]` lists any. A flag that writes one file for one
+    /// database (`--pr-body`, `--write-baseline`) is refused for a fleet.
+    pub fn resolve(
+        args: &AuditArgs,
+        file: &Config,
+        explicit: &Explicit,
+    ) -> Result<Option<FleetSettings>, String> {
+        let one_database =
+            args.scan.connection.explicit().is_some() || args.scan.snapshot.is_some();
+        let (targets_file, listed) = match &args.targets {
+            Some(path) => (Some(path.clone()), Vec::new()),
+            None if one_database => return Ok(None),
+            None => (
+                file.audit.targets_file.clone(),
+                file.targets.iter().map(listed_target).collect(),
+            ),
+        };
+        if targets_file.is_none() && listed.is_empty() {
+            return Ok(None);
+        }
+        for (given, flag) in [
+            (args.scan.pr_body.is_some(), "--pr-body"),
+            (args.write_baseline.is_some(), "--write-baseline"),
+        ] {
+            if given {
+                return Err(format!(
+                    "{flag} writes one file for one database and cannot be used with a fleet \
+                     (--targets or [[targets]]); audit that database alone to use it"
+                ));
+            }
+        }
+        let mut audit = AuditSettings::resolve(args, file, explicit);
+        // The file's single-database outputs do not apply to a fleet.
+        audit.scan.pr_body = None;
+        audit.write_baseline = None;
+        Ok(Some(FleetSettings {
+            report_dir: audit.scan.report.take(),
+            snapshot_dir: audit.scan.save_snapshot.take(),
+            audit,
+            targets_file,
+            listed,
+            jobs: explicit.pick("jobs", args.jobs, file.audit.jobs),
+            command_line_pools: args.scan.pool.declared.clone(),
+        }))
+    }
+
+    /// The audit of one target: its connection, its own pools and baseline
+    /// where it has them, and its files in folders of its own.
+    pub fn for_target(&self, target: &FleetTarget) -> AuditSettings {
+        let mut audit = self.audit.clone();
+        let scan = &mut audit.scan;
+        scan.connection.target = Some(target.connection.clone());
+        if let Some(own) = &target.pools {
+            let mut declared = own.clone();
+            declared.retain(|d| !self.command_line_pools.iter().any(|c| c.name == d.name));
+            declared.extend(self.command_line_pools.iter().cloned());
+            scan.pools.declared = declared;
+            scan.pools.requested = true;
+        }
+        if let Some(baseline) = &target.baseline {
+            audit.baseline = Some(baseline.clone());
+        }
+        scan.report = self.report_dir.as_ref().map(|dir| {
+            dir.join(&target.slug)
+                .join(crate::fleet::TARGET_REPORT_FILE)
+        });
+        scan.save_snapshot = self
+            .snapshot_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.json", target.slug)));
+        scan.migrations.dir = scan.migrations.dir.as_ref().map(|d| d.join(&target.slug));
+        scan.migrations_dir = scan.migrations_dir.join(&target.slug);
+        audit
+    }
+}
+
+fn listed_target(entry: &crate::config::TargetEntry) -> ListedTarget {
+    ListedTarget {
+        name: entry.name.clone(),
+        connection: entry.database_url.clone(),
+        pools: (!entry.pools.is_empty()).then(|| crate::config::declared(&entry.pools)),
+        baseline: entry.baseline.clone(),
+    }
+}
+
 /// `pgadvise verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifySettings {
@@ -518,6 +626,91 @@ mod tests {
             };
             assert_eq!(resolved, PathBuf::from(dir), "{argv:?}");
         }
+    }
+
+    fn fleet(config: &Config, argv: &[&str]) -> Result<Option<FleetSettings>, String> {
+        let (cli, explicit) = parse(argv);
+        let Command::Audit(args) = cli.command else {
+            panic!("audit expected")
+        };
+        FleetSettings::resolve(&args, config, &explicit)
+    }
+
+    #[test]
+    fn a_fleet_when_targets_are_listed_and_no_single_database_is_named() {
+        let config = Config::parse(
+            "[audit]\njobs = 2\nbaseline = \"all.json\"\n[pools.api]\ninstances = 2\nsize = 10\n\
+             [[targets]]\nname = \"shop\"\ndatabase_url = \"host=db1 dbname=shop\"\n\
+             baseline = \"shop.json\"\n[targets.pools.web]\ninstances = 3\nsize = 7\n\
+             [[targets]]\ndatabase_url = \"host=db2 dbname=crm\"\n",
+        )
+        .unwrap();
+        assert_eq!(fleet(&config, &["pgadvise", "audit", "host=db9"]), Ok(None));
+        assert_eq!(
+            fleet(&config, &["pgadvise", "audit", "--snapshot", "s.json"]),
+            Ok(None)
+        );
+        assert_eq!(fleet(&Config::default(), &["pgadvise", "audit"]), Ok(None));
+
+        let f = fleet(
+            &config,
+            &["pgadvise", "audit", "--report", "out", "--pool", "web=1x1"],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.jobs, 2);
+        assert_eq!(f.listed.len(), 2);
+        assert_eq!(f.report_dir, Some(PathBuf::from("out")));
+        let targets = crate::fleet::name_targets(f.listed.clone());
+        let shop = f.for_target(&targets[0]);
+        assert_eq!(
+            shop.scan.connection.target.as_deref(),
+            Some("host=db1 dbname=shop")
+        );
+        assert_eq!(shop.baseline, Some(PathBuf::from("shop.json")));
+        assert_eq!(
+            shop.scan.report,
+            Some(PathBuf::from("out/shop/report.html"))
+        );
+        let pools: Vec<_> = shop
+            .scan
+            .pools
+            .declared
+            .iter()
+            .map(|p| (p.name.as_str(), p.instances, p.size))
+            .collect();
+        assert_eq!(
+            pools,
+            [("web", 1, 1)],
+            "its own pools, the command line's win"
+        );
+        let crm = f.for_target(&targets[1]);
+        assert_eq!(crm.baseline, Some(PathBuf::from("all.json")));
+        assert_eq!(
+            crm.scan.pools.declared.len(),
+            2,
+            "the file's and the command line's"
+        );
+        assert_eq!(
+            crm.scan.migrations_dir,
+            PathBuf::from("migrations-out").join(&targets[1].slug)
+        );
+
+        let f = fleet(
+            &config,
+            &["pgadvise", "audit", "--targets", "t.txt", "--jobs", "7"],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.targets_file, Some(PathBuf::from("t.txt")));
+        assert!(f.listed.is_empty(), "--targets replaces [[targets]]");
+        assert_eq!(f.jobs, 7);
+
+        let refused = fleet(
+            &config,
+            &["pgadvise", "audit", "--write-baseline", "b.json"],
+        );
+        assert!(refused.unwrap_err().contains("--write-baseline"));
     }
 
     #[test]

@@ -28,6 +28,11 @@ fn escape_property(text: &str) -> String {
 
 /// The annotation of `f`; `file` is the migration written for it, if any.
 pub fn annotation(f: &Finding, file: Option<&str>) -> String {
+    annotation_of(f, file, None)
+}
+
+/// The annotation of `f`, its title prefixed by `target` (a fleet's target) when given.
+fn annotation_of(f: &Finding, file: Option<&str>, target: Option<&str>) -> String {
     let mut message = format!("{} ({})", f.detail, f.object);
     if let Some(fix) = &f.fix {
         message.push_str(&format!("\nFix: {fix}"));
@@ -39,7 +44,8 @@ pub fn annotation(f: &Finding, file: Option<&str>) -> String {
         "::{} {location}title={}::{}",
         command(f.severity),
         escape_property(&format!(
-            "pgadvise {} [{}]: {}",
+            "{}pgadvise {} [{}]: {}",
+            target.map(|t| format!("[{t}] ")).unwrap_or_default(),
             f.rule,
             f.severity.as_str(),
             f.title
@@ -51,13 +57,31 @@ pub fn annotation(f: &Finding, file: Option<&str>) -> String {
 /// One line per finding. `migration_files` maps a finding's fingerprint to
 /// the migration file written for it.
 pub fn annotations(findings: &[Finding], migration_files: &BTreeMap<String, String>) -> String {
+    target_annotations(findings, migration_files, None)
+}
+
+/// [`annotations`], each title prefixed by `[target]` when given (a fleet's target).
+pub fn target_annotations(
+    findings: &[Finding],
+    migration_files: &BTreeMap<String, String>,
+    target: Option<&str>,
+) -> String {
     let mut out = String::new();
     for f in findings {
         let file = migration_files.get(&f.fingerprint()).map(String::as_str);
-        out.push_str(&annotation(f, file));
+        out.push_str(&annotation_of(f, file, target));
         out.push('\n');
     }
     out
+}
+
+/// An error annotation for a fleet target that could not be audited.
+pub fn failed_target(target: &str, reason: &str, exit_code: u8) -> String {
+    format!(
+        "::error title={}::{}\n",
+        escape_property(&format!("[{target}] pgadvise: not audited")),
+        escape_data(&format!("{reason} (exit {exit_code})"))
+    )
 }
 
 #[cfg(test)]

@@ -20,16 +20,65 @@ pub fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// The SARIF document. `migration_files` maps a finding's fingerprint to the
-/// migration file written for it (a path relative to the repository root).
-/// Every rule of the registry is described, found or not, so a code-scanning
-/// service always has the description and help link of a rule it shows.
+/// The SARIF document of one scan: one run. `migration_files` maps a
+/// finding's fingerprint to the migration file written for it (a path
+/// relative to the repository root).
 pub fn to_sarif(report: &ScanReport, migration_files: &BTreeMap<String, String>) -> Value {
+    document(vec![run(report, migration_files)])
+}
+
+/// A SARIF document holding `runs` (a fleet has one per target).
+pub fn document(runs: Vec<Value>) -> Value {
+    json!({
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": runs,
+    })
+}
+
+/// One run: the tool with its rules and the report's findings as results.
+pub fn run(report: &ScanReport, migration_files: &BTreeMap<String, String>) -> Value {
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| result(f, migration_files))
+        .collect();
+    json!({
+        "tool": tool(&report.findings, &report.pgadvise_version),
+        "results": results,
+        "properties": {
+            "server_version": report.server.version,
+            "statements_analyzed": report.statements_analyzed,
+            "statements_skipped": report.statements_skipped,
+        },
+    })
+}
+
+/// A run that could not analyze anything: no results, and an invocation that
+/// says why (`reason`) with the exit code it ended with.
+pub fn failed_run(reason: &str, exit_code: u8) -> Value {
+    json!({
+        "tool": tool(&[], env!("CARGO_PKG_VERSION")),
+        "results": [],
+        "invocations": [{
+            "executionSuccessful": false,
+            "exitCode": exit_code,
+            "toolExecutionNotifications": [{
+                "level": "error",
+                "message": { "text": reason },
+            }],
+        }],
+    })
+}
+
+/// The tool and its rules. Every rule of the registry is described, found or
+/// not, so a code-scanning service always has the description and help link
+/// of a rule it shows; a rule's level is its worst finding's.
+fn tool(findings: &[Finding], version: &str) -> Value {
     let rules: Vec<Value> = RuleId::ALL
         .iter()
         .map(|&rule| {
-            let worst = report
-                .findings
+            let worst = findings
                 .iter()
                 .filter(|f| f.rule == rule)
                 .map(|f| f.severity)
@@ -50,30 +99,13 @@ pub fn to_sarif(report: &ScanReport, migration_files: &BTreeMap<String, String>)
             })
         })
         .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| result(f, migration_files))
-        .collect();
-    json!({
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "pgadvise",
-                "version": report.pgadvise_version,
-                "semanticVersion": report.pgadvise_version,
-                "informationUri": INFORMATION_URI,
-                "rules": rules,
-            }},
-            "results": results,
-            "properties": {
-                "server_version": report.server.version,
-                "statements_analyzed": report.statements_analyzed,
-                "statements_skipped": report.statements_skipped,
-            },
-        }],
-    })
+    json!({ "driver": {
+        "name": "pgadvise",
+        "version": version,
+        "semanticVersion": version,
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }})
 }
 
 fn result(f: &Finding, migration_files: &BTreeMap<String, String>) -> Value {
