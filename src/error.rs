@@ -5,6 +5,7 @@ use crate::collect::connect::{ConnectError, ConnectErrorKind};
 use crate::collect::conninfo::ConnInfoError;
 use crate::collect::{CollectError, QueryFailure};
 use crate::config::ConfigError;
+use crate::diff::DiffRefusal;
 use crate::emit::migrations::WriteError;
 use crate::snapshot::SnapshotError;
 use crate::verify::deployed::PlanFileError;
@@ -70,6 +71,8 @@ pub enum RunError {
     PlanFiles(#[from] PlanFileError),
     #[error("verify: {0}")]
     Verify(#[from] VerifyError),
+    #[error("diff: {0}")]
+    Diff(#[from] DiffRefusal),
 }
 
 impl RunError {
@@ -96,7 +99,7 @@ impl RunError {
             },
             RunError::Write { .. } | RunError::Render(_) | RunError::Migrations(_) => exit::OUTPUT,
             RunError::Demo(e) => e.exit_code(),
-            RunError::PlanFiles(_) => exit::USAGE,
+            RunError::PlanFiles(_) | RunError::Diff(_) => exit::USAGE,
             RunError::Verify(e) => match e {
                 VerifyError::ServerTooOld { .. } => exit::PREREQUISITE,
                 VerifyError::Query {

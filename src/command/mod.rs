@@ -2,6 +2,7 @@
 //! (`demo` lives in `crate::demo`.)
 
 pub mod audit;
+pub mod diff;
 pub mod scan;
 pub mod snapshot;
 pub mod verify;
