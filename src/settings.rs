@@ -397,10 +397,7 @@ impl DiffSettings {
                     });
                 DiffNew::Live(Connection {
                     target,
-                    connect_timeout: args
-                        .connect_timeout
-                        .or(c.connect_timeout)
-                        .map(|d| d.get()),
+                    connect_timeout: args.connect_timeout.or(c.connect_timeout).map(|d| d.get()),
                     statement_timeout: explicit
                         .pick(
                             "statement_timeout",
@@ -432,7 +429,10 @@ impl DiffSettings {
             },
             fail_on_regression,
             format: explicit.pick("format", args.format, d.format),
-            save_snapshot: args.save_snapshot.clone().or_else(|| d.save_snapshot.clone()),
+            save_snapshot: args
+                .save_snapshot
+                .clone()
+                .or_else(|| d.save_snapshot.clone()),
         }
     }
 }
@@ -591,7 +591,13 @@ mod tests {
                 Some("host=h dbname=db"),
             ),
             (
-                &["pgadvise", "diff", "old.json", "--database-url", "postgres://u@h/db"],
+                &[
+                    "pgadvise",
+                    "diff",
+                    "old.json",
+                    "--database-url",
+                    "postgres://u@h/db",
+                ],
                 Some("postgres://u@h/db"),
             ),
         ];
@@ -605,10 +611,24 @@ mod tests {
         let s = resolve(&["pgadvise", "diff", "a.json", "b.json"]);
         assert_eq!(s.options, crate::diff::DiffOptions::default());
         // Failing at 10% lists every statement that fails the run.
-        let s = resolve(&["pgadvise", "diff", "a.json", "b.json", "--fail-on-regression", "10"]);
+        let s = resolve(&[
+            "pgadvise",
+            "diff",
+            "a.json",
+            "b.json",
+            "--fail-on-regression",
+            "10",
+        ]);
         assert_eq!(s.options.threshold_pct, 10.0);
         assert_eq!(s.fail_on_regression, Some(10.0));
-        let s = resolve(&["pgadvise", "diff", "a.json", "b.json", "--fail-on-regression", "50%"]);
+        let s = resolve(&[
+            "pgadvise",
+            "diff",
+            "a.json",
+            "b.json",
+            "--fail-on-regression",
+            "50%",
+        ]);
         assert_eq!(s.options.threshold_pct, 20.0);
 
         let config = Config::parse(

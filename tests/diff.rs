@@ -35,8 +35,16 @@ const SCHEMA: &str = "
     );
     INSERT INTO events (kind, payload)
     SELECT g % 7, 'event ' || g FROM generate_series(1, 5000) g;
+    CREATE TABLE items (
+        id bigserial PRIMARY KEY,
+        sku int NOT NULL,
+        price int NOT NULL
+    );
+    INSERT INTO items (sku, price) SELECT g, g % 1000 FROM generate_series(1, 50000) g;
+    CREATE INDEX items_sku_idx ON items (sku);
     ANALYZE orders;
     ANALYZE events;
+    ANALYZE items;
 ";
 
 const ORDERS_OF_CUSTOMER: &str = "SELECT id, total FROM orders WHERE customer_id = $1";
@@ -72,8 +80,14 @@ fn json(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&out.stdout)))
 }
 
-async fn workload(client: &Client) {
+const ITEM_BY_SKU: &str = "SELECT id, price FROM items WHERE sku = $1";
+const ITEMS_AT_PRICE: &str = "SELECT id, sku FROM items WHERE price = $1";
+
+/// The orders and events statements, and one on items: by sku (through
+/// items_sku_idx) before the change, by price (a sequential scan) after.
+async fn workload(client: &Client, items: &str) {
     for i in 0..CALLS {
+        client.query(items, &[&(i + 1)]).await.expect("items query");
         client
             .query(ORDERS_OF_CUSTOMER, &[&(i * 37)])
             .await
@@ -98,10 +112,7 @@ async fn wait_until(client: &Client, sql: &str) {
         if done {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "statistics never showed: {sql}"
-        );
+        assert!(Instant::now() < deadline, "statistics never showed: {sql}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -125,10 +136,13 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
     db.reset_statements(&client).await;
 
     // Before: the orders lookup reads 200,000 rows each time; events is small.
-    workload(&client).await;
+    workload(&client, ITEM_BY_SKU).await;
     wait_until(
         &client,
-        &format!("SELECT seq_scan >= {CALLS} FROM pg_stat_user_tables WHERE relname = 'orders'"),
+        &format!(
+            "SELECT (SELECT seq_scan >= {CALLS} FROM pg_stat_user_tables WHERE relname = 'orders') \
+             AND (SELECT idx_scan >= {CALLS} FROM pg_stat_user_indexes WHERE indexrelname = 'items_sku_idx')"
+        ),
     )
     .await;
     snapshot(dir.path(), "old.json", &db.url);
@@ -143,12 +157,13 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         )
         .await
         .expect("index and growth");
-    workload(&client).await;
+    workload(&client, ITEMS_AT_PRICE).await;
     wait_until(
         &client,
         &format!(
-            "SELECT idx_scan >= {CALLS} FROM pg_stat_user_indexes \
-             WHERE indexrelname = 'orders_customer_id_idx'"
+            "SELECT (SELECT idx_scan >= {CALLS} FROM pg_stat_user_indexes \
+             WHERE indexrelname = 'orders_customer_id_idx') \
+             AND (SELECT seq_scan >= {CALLS} FROM pg_stat_user_tables WHERE relname = 'items')"
         ),
     )
     .await;
@@ -158,9 +173,15 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
     let old: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("old.json")).unwrap())
             .unwrap();
-    assert!(old["source"]["database_oid"].as_u64().is_some(), "{}", old["source"]);
     assert!(
-        old["source"]["system_identifier"].as_str().is_some_and(|s| !s.is_empty()),
+        old["source"]["database_oid"].as_u64().is_some(),
+        "{}",
+        old["source"]
+    );
+    assert!(
+        old["source"]["system_identifier"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
         "a superuser may read pg_control_system(): {}",
         old["source"]
     );
@@ -172,7 +193,11 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
     );
     let diff = json(&out);
     assert_eq!(diff["format_version"], 1);
-    assert!(diff["reset"].is_null(), "no reset happened: {}", diff["reset"]);
+    assert!(
+        diff["reset"].is_null(),
+        "no reset happened: {}",
+        diff["reset"]
+    );
 
     // The index: built between the snapshots, used, and its statement faster.
     let effect = diff["new_indexes"]
@@ -182,7 +207,10 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         .find(|e| e["index"] == "public.orders_customer_id_idx")
         .unwrap_or_else(|| panic!("the new index is missing: {:#}", diff["new_indexes"]));
     assert_eq!(effect["used"], true, "{effect:#}");
-    assert!(effect["idx_scan"].as_i64().unwrap() >= i64::from(CALLS), "{effect:#}");
+    assert!(
+        effect["idx_scan"].as_i64().unwrap() >= i64::from(CALLS),
+        "{effect:#}"
+    );
     let served = statement(&effect["statements"], ORDERS_OF_CUSTOMER)
         .unwrap_or_else(|| panic!("its statement is missing: {effect:#}"));
     let before = served["mean_before_ms"].as_f64().unwrap();
@@ -192,7 +220,10 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         "the index must cut the mean time: {before} ms -> {after} ms"
     );
     assert_eq!(served["calls_after"], CALLS);
-    assert!(effect["time_saved_ms"].as_f64().unwrap() > 0.0, "{effect:#}");
+    assert!(
+        effect["time_saved_ms"].as_f64().unwrap() > 0.0,
+        "{effect:#}"
+    );
     assert!(
         statement(&effect["statements"], EVENTS_OF_KIND).is_none(),
         "events does not read orders: {effect:#}"
@@ -210,10 +241,32 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         statement(&diff["regressions"], ORDERS_OF_CUSTOMER).is_none(),
         "a faster statement is no regression"
     );
-    // orders went from sequential scans to index scans: its share fell.
-    for grown in diff["seq_scan_growth"].as_array().unwrap() {
-        assert_ne!(grown["table"], "public.orders", "{grown:#}");
-    }
+    // items went from its sku index to sequential scans by price; orders
+    // the other way (its share fell: not listed).
+    let grown: Vec<&Value> = diff["seq_scan_growth"].as_array().unwrap().iter().collect();
+    let items = grown
+        .iter()
+        .find(|g| g["table"] == "public.items")
+        .unwrap_or_else(|| panic!("items' sequential scans grew: {grown:#?}"));
+    assert_eq!(items["seq_scan"], CALLS, "{items:#}");
+    assert!(
+        items["seq_tup_read"].as_i64().unwrap() >= 50_000 * i64::from(CALLS),
+        "{items:#}"
+    );
+    assert!(
+        grown.iter().all(|g| g["table"] != "public.orders"),
+        "{grown:#?}"
+    );
+    let stopped = diff["stopped_indexes"].as_array().unwrap();
+    assert!(
+        stopped.iter().any(|s| s["index"] == "public.items_sku_idx"
+            && s["old_idx_scan"].as_i64() >= Some(i64::from(CALLS))),
+        "items_sku_idx stopped being used: {stopped:#?}"
+    );
+    assert!(
+        stopped.iter().all(|s| s["index"] != "public.orders_pkey"),
+        "orders' primary key was never used, it did not stop: {stopped:#?}"
+    );
 
     // The text says the same.
     let out = expect(dir.path(), &["diff", "old.json", "new.json"], 0);
@@ -224,8 +277,13 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         EVENTS_OF_KIND,
         ORDERS_OF_CUSTOMER,
         "saved over the window's calls",
+        "public.items_sku_idx (",
+        "public.items: 60 sequential scans read",
     ] {
-        assert!(summary.contains(expected), "{expected:?} missing:\n{summary}");
+        assert!(
+            summary.contains(expected),
+            "{expected:?} missing:\n{summary}"
+        );
     }
     let out = expect(
         dir.path(),
@@ -239,12 +297,25 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
     // CI: a regression at or above the percentage fails the run.
     expect(
         dir.path(),
-        &["diff", "--quiet", "old.json", "new.json", "--fail-on-regression", "100"],
+        &[
+            "diff",
+            "--quiet",
+            "old.json",
+            "new.json",
+            "--fail-on-regression",
+            "100",
+        ],
         1,
     );
     expect(
         dir.path(),
-        &["diff", "old.json", "new.json", "--fail-on-regression", "100000000"],
+        &[
+            "diff",
+            "old.json",
+            "new.json",
+            "--fail-on-regression",
+            "100000000",
+        ],
         0,
     );
 
@@ -296,7 +367,17 @@ async fn a_statistics_reset_between_snapshots_is_reported_and_no_delta_is_negati
 
     let out = expect(
         dir.path(),
-        &["diff", "old.json", "new.json", "--format", "json", "--threshold", "0", "--min-calls", "1"],
+        &[
+            "diff",
+            "old.json",
+            "new.json",
+            "--format",
+            "json",
+            "--threshold",
+            "0",
+            "--min-calls",
+            "1",
+        ],
         0,
     );
     let diff = json(&out);
@@ -307,7 +388,11 @@ async fn a_statistics_reset_between_snapshots_is_reported_and_no_delta_is_negati
     );
     // Without the reset, 55 - 80 calls would be a negative window.
     let calls = diff["window"]["calls"].as_i64().unwrap();
-    assert!((55..80).contains(&calls), "window calls {calls}: {:#}", diff["window"]);
+    assert!(
+        (55..80).contains(&calls),
+        "window calls {calls}: {:#}",
+        diff["window"]
+    );
     for list in ["regressions", "new_statements"] {
         for s in diff[list].as_array().unwrap() {
             for field in ["calls", "rows", "shared_blks_read", "shared_blks_hit"] {
@@ -344,7 +429,11 @@ async fn pairs_from_different_databases_or_out_of_order_are_refused() {
         stderr.contains("different databases") && stderr.contains(&first.name),
         "{stderr}"
     );
-    assert!(out.stdout.is_empty(), "nothing compared: {}", text(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing compared: {}",
+        text(&out.stdout)
+    );
 
     let out = expect(dir.path(), &["diff", "one-later.json", "one.json"], 2);
     assert!(
@@ -359,7 +448,11 @@ async fn pairs_from_different_databases_or_out_of_order_are_refused() {
             .unwrap();
     other["source"]["system_identifier"] = Value::from("1234567890123456789");
     std::fs::write(dir.path().join("other-server.json"), other.to_string()).unwrap();
-    let out = expect(dir.path(), &["diff", "other-server.json", "one-later.json"], 2);
+    let out = expect(
+        dir.path(),
+        &["diff", "other-server.json", "one-later.json"],
+        2,
+    );
     assert!(
         text(&out.stderr).contains("different servers"),
         "{}",

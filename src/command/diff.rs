@@ -38,5 +38,9 @@ pub async fn run(settings: &DiffSettings, diagnostics: &Diagnostics) -> Result<u
     let failed = settings
         .fail_on_regression
         .is_some_and(|pct| diff.regressions_at_or_above(pct).next().is_some());
-    Ok(if failed { exit::FINDINGS } else { exit::SUCCESS })
+    Ok(if failed {
+        exit::FINDINGS
+    } else {
+        exit::SUCCESS
+    })
 }

@@ -23,7 +23,9 @@ fn went_down(old: &TableStats, new: &TableStats) -> bool {
 
 fn window_of(old: Option<&Table>, new: &Table, all_restarted: bool) -> Option<TableWindow> {
     let now = new.stats.as_ref()?;
-    let then = old.filter(|o| o.oid == new.oid).and_then(|o| o.stats.as_ref());
+    let then = old
+        .filter(|o| o.oid == new.oid)
+        .and_then(|o| o.stats.as_ref());
     let restarted = all_restarted || then.is_none_or(|t| went_down(t, now));
     let base = then.filter(|_| !restarted);
     Some(TableWindow {

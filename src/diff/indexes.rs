@@ -94,8 +94,7 @@ pub fn new_indexes(
                 let s = analyzed.statement;
                 let serves = lead.as_ref().is_some_and(|lead| {
                     analyzed.shape.accesses.iter().any(|a| {
-                        a.table == index.table
-                            && leading_keys(a).iter().any(|k| same_key(k, lead))
+                        a.table == index.table && leading_keys(a).iter().any(|k| same_key(k, lead))
                     })
                 });
                 let Some(w) = by_statement.get(&(s.queryid, s.user.as_str(), s.toplevel)) else {
@@ -117,7 +116,8 @@ pub fn new_indexes(
                 });
             }
             statements.sort_by(|a, b| {
-                let weight = |s: &ServedStatement| s.calls_after as f64 * s.mean_after_ms.unwrap_or(0.0);
+                let weight =
+                    |s: &ServedStatement| s.calls_after as f64 * s.mean_after_ms.unwrap_or(0.0);
                 b.calls_before
                     .is_some()
                     .cmp(&a.calls_before.is_some())
@@ -126,9 +126,7 @@ pub fn new_indexes(
             });
             let time_saved_ms = statements
                 .iter()
-                .filter_map(|s| {
-                    Some(s.calls_after as f64 * (s.mean_before_ms? - s.mean_after_ms?))
-                })
+                .filter_map(|s| Some(s.calls_after as f64 * (s.mean_before_ms? - s.mean_after_ms?)))
                 .sum();
             let table = table_window(old, new, &index.table, tables_restarted);
             let idx_scan = index.stats.as_ref().map(|s| s.idx_scan);

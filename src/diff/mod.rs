@@ -45,8 +45,7 @@ pub fn compare(
     let tables_restarted = tables_reset_at.is_some();
     let (seq_scan_growth, tables_restarted_count) =
         counters::seq_scan_growth(old, new, tables_restarted, options);
-    let (stopped_indexes, indexes_restarted) =
-        indexes::stopped_indexes(old, new, tables_restarted);
+    let (stopped_indexes, indexes_restarted) = indexes::stopped_indexes(old, new, tables_restarted);
     let reset = StatisticsReset {
         statements_restarted: windows.iter().filter(|w| w.restarted).count(),
         tables_restarted: tables_restarted_count,
@@ -118,7 +117,9 @@ fn notes(old: &Snapshot, new: &Snapshot) -> Vec<String> {
         );
     }
     let evicted = |s: &Snapshot| s.statements.dealloc.unwrap_or(0);
-    if evicted(new) > evicted(old) || (evicted(new) > 0 && new.statements.stats_reset != old.statements.stats_reset) {
+    if evicted(new) > evicted(old)
+        || (evicted(new) > 0 && new.statements.stats_reset != old.statements.stats_reset)
+    {
         notes.push(format!(
             "pg_stat_statements evicted entries in the window (dealloc {} -> {}): statements \
              evicted and tracked again count from their return, rare ones may be missing",

@@ -23,7 +23,11 @@ pub enum DiffRefusal {
         "the snapshots are of two different databases named \"{database}\" (oid {old} in OLD, \
          {new} in NEW: dropped and created again, or on another server); its counters are not comparable"
     )]
-    DifferentDatabaseOid { database: String, old: u32, new: u32 },
+    DifferentDatabaseOid {
+        database: String,
+        old: u32,
+        new: u32,
+    },
     #[error(
         "NEW ({new}) was taken before OLD ({old}): give the older snapshot first (pgadvise diff OLD NEW)"
     )]

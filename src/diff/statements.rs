@@ -1,9 +1,8 @@
 //! pg_stat_statements over the window: per statement, NEW's cumulative
 //! counters minus OLD's, or NEW's alone where they started over.
 
-use super::model::{
-    DiffOptions, StatementChange, WindowTotals, NEW_STATEMENT_MIN_SHARE,
-};
+use super::model::{DiffOptions, StatementChange, WindowTotals, NEW_STATEMENT_MIN_SHARE};
+use crate::analyze::queries::is_utility_statement;
 use crate::collect::is_own_statement;
 use crate::snapshot::{Snapshot, Statement};
 use std::collections::HashMap;
@@ -59,12 +58,8 @@ pub fn windows<'a>(
     new: &'a Snapshot,
     all_restarted: bool,
 ) -> Vec<StatementWindow<'a>> {
-    let before: HashMap<StatementKey, &Statement> = old
-        .statements
-        .entries
-        .iter()
-        .map(|s| (key(s), s))
-        .collect();
+    let before: HashMap<StatementKey, &Statement> =
+        old.statements.entries.iter().map(|s| (key(s), s)).collect();
     new.statements
         .entries
         .iter()
@@ -133,6 +128,8 @@ pub fn percent_change(before: f64, after: f64) -> Option<f64> {
 
 /// Statements known in OLD whose window mean grew by more than the
 /// threshold, with enough calls in the window; the most time lost first.
+/// Utility statements (ANALYZE, CREATE INDEX, VACUUM, ...) are maintenance,
+/// not the workload: left out here and from the new statements.
 pub fn regressions(
     windows: &[StatementWindow],
     totals: &WindowTotals,
@@ -140,7 +137,7 @@ pub fn regressions(
 ) -> Vec<StatementChange> {
     let mut found: Vec<StatementChange> = windows
         .iter()
-        .filter(|w| w.calls >= options.min_calls.max(1))
+        .filter(|w| w.calls >= options.min_calls.max(1) && !is_utility_statement(&w.new.query))
         .map(|w| change(w, totals.total_exec_time_ms))
         .filter(|c| c.mean_change_pct.is_some_and(|p| p > options.threshold_pct))
         .collect();
@@ -163,7 +160,7 @@ pub fn new_statements(
 ) -> Vec<StatementChange> {
     let mut found: Vec<StatementChange> = windows
         .iter()
-        .filter(|w| w.old.is_none() && w.calls > 0)
+        .filter(|w| w.old.is_none() && w.calls > 0 && !is_utility_statement(&w.new.query))
         .map(|w| change(w, totals.total_exec_time_ms))
         .filter(|c| c.share_of_window >= NEW_STATEMENT_MIN_SHARE)
         .collect();

@@ -44,6 +44,15 @@ fn count(n: i64) -> String {
     out
 }
 
+/// `1 call`, `1,200 calls`.
+fn calls(n: i64) -> String {
+    if n == 1 {
+        "1 call".to_string()
+    } else {
+        format!("{} calls", count(n))
+    }
+}
+
 fn window_length(seconds: Option<f64>) -> String {
     seconds.map_or_else(|| "unknown".to_string(), |s| millis(s * 1000.0))
 }
@@ -79,11 +88,11 @@ fn reset_lines(reset: &StatisticsReset) -> Vec<String> {
 
 fn change_line(c: &StatementChange) -> String {
     let mut line = format!(
-        "{} {} -> {}, {} calls in the window",
+        "{} {} -> {}, {} in the window",
         c.mean_change_pct.map_or_else(String::new, percent),
         c.old_mean_exec_time_ms.map_or_else(String::new, mean),
         mean(c.mean_exec_time_ms),
-        count(c.calls),
+        calls(c.calls),
     );
     if let Some(extra) = c.extra_time_ms {
         let _ = write!(line, ", {} more", millis(extra));
@@ -102,7 +111,12 @@ fn effect_verdict(e: &IndexEffect) -> String {
         (true, Some(false), _) => "NOT used by the planner: no index scan since it was built".to_string(),
         _ => "no scan counter (a partitioned index: see its partitions' indexes)".to_string(),
     };
-    format!("{} on {}: {state}, {}", e.index.index, e.index.table, bytes(e.size_bytes))
+    format!(
+        "{} on {}: {state}, {}",
+        e.index.index,
+        e.index.table,
+        bytes(e.size_bytes)
+    )
 }
 
 /// The text summary.
@@ -141,41 +155,42 @@ pub fn text(diff: &SnapshotDiff) -> String {
         let _ = writeln!(out, "\nnote: {note}");
     }
 
-    let _ = writeln!(
-        out,
-        "\nRegressions (mean time up more than {}% against OLD's mean, at least {} calls in the window): {}",
-        diff.threshold_pct,
-        diff.min_calls,
-        if diff.regressions.is_empty() { "none" } else { "" }
+    heading(
+        &mut out,
+        &format!("Regressions (mean time up more than {}% against OLD's mean, at least {} calls in the window)", diff.threshold_pct,
+        diff.min_calls),
+        diff.regressions.is_empty(),
     );
     for r in &diff.regressions {
         let _ = writeln!(out, "  {}", change_line(r));
         let _ = writeln!(out, "      {}", one_line(&r.query, QUERY_WIDTH));
     }
 
-    let _ = writeln!(
-        out,
-        "\nNew heavy statements (not in OLD, at least {:.0}% of the window's time): {}",
-        NEW_STATEMENT_MIN_SHARE * 100.0,
-        if diff.new_statements.is_empty() { "none" } else { "" }
+    heading(
+        &mut out,
+        &format!(
+            "New heavy statements (not in OLD, at least {:.0}% of the window's time)",
+            NEW_STATEMENT_MIN_SHARE * 100.0
+        ),
+        diff.new_statements.is_empty(),
     );
     for s in &diff.new_statements {
         let _ = writeln!(
             out,
-            "  {} ({:.0}% of the window), {} calls, mean {}, queryid {}",
+            "  {} ({:.0}% of the window), {}, mean {}, queryid {}",
             millis(s.total_exec_time_ms),
             s.share_of_window * 100.0,
-            count(s.calls),
+            calls(s.calls),
             mean(s.mean_exec_time_ms),
             s.queryid
         );
         let _ = writeln!(out, "      {}", one_line(&s.query, QUERY_WIDTH));
     }
 
-    let _ = writeln!(
-        out,
-        "\nNew indexes (created between the snapshots, matched by definition): {}",
-        if diff.new_indexes.is_empty() { "none" } else { "" }
+    heading(
+        &mut out,
+        "New indexes (created between the snapshots, matched by definition)",
+        diff.new_indexes.is_empty(),
     );
     for e in &diff.new_indexes {
         let _ = writeln!(out, "  {}", effect_verdict(e));
@@ -226,11 +241,7 @@ pub fn text(diff: &SnapshotDiff) -> String {
         }
     }
 
-    let _ = writeln!(
-        out,
-        "\nIndexes that stopped being used (scanned by OLD, not once in the window while their table was read): {}",
-        if diff.stopped_indexes.is_empty() { "none" } else { "" }
-    );
+    heading(&mut out, "Indexes that stopped being used (scanned by OLD, not once in the window while their table was read)", diff.stopped_indexes.is_empty());
     for s in &diff.stopped_indexes {
         let _ = writeln!(
             out,
@@ -244,16 +255,16 @@ pub fn text(diff: &SnapshotDiff) -> String {
         );
     }
 
-    let _ = writeln!(
-        out,
-        "\nTables whose sequential scans grew (a larger share of their scans than in OLD, {} rows or more per scan): {}",
-        count(SEQ_SCAN_MIN_ROWS_PER_SCAN as i64),
-        if diff.seq_scan_growth.is_empty() { "none" } else { "" }
+    heading(
+        &mut out,
+        &format!("Tables whose sequential scans grew (a larger share of their scans than in OLD, {} rows or more per scan)", count(SEQ_SCAN_MIN_ROWS_PER_SCAN as i64)),
+        diff.seq_scan_growth.is_empty(),
     );
     for g in &diff.seq_scan_growth {
-        let before = g
-            .seq_share_before
-            .map_or_else(|| "no scans in OLD".to_string(), |b| format!("was {:.0}%", b * 100.0));
+        let before = g.seq_share_before.map_or_else(
+            || "no scans in OLD".to_string(),
+            |b| format!("was {:.0}%", b * 100.0),
+        );
         let _ = writeln!(
             out,
             "  {}: {} sequential scans read {} rows ({} per scan); {:.0}% of its scans in the window, {before}",
@@ -264,7 +275,12 @@ pub fn text(diff: &SnapshotDiff) -> String {
             g.seq_share_window * 100.0
         );
     }
-    out.replace(": \n", ":\n")
+    out
+}
+
+/// A section's title, `: none` when it lists nothing.
+fn heading(out: &mut String, title: &str, empty: bool) {
+    let _ = writeln!(out, "\n{title}:{}", if empty { " none" } else { "" });
 }
 
 /// A statement text for a Markdown table cell: one line, in a code span.
@@ -292,11 +308,17 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
         count(diff.window.statements as i64)
     );
     if let Some(reset) = &diff.reset {
-        let _ = writeln!(out, "> [!WARNING]\n> Statistics were reset between the snapshots:");
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> Statistics were reset between the snapshots:"
+        );
         for line in reset_lines(reset) {
             let _ = writeln!(out, "> - {line}");
         }
-        let _ = writeln!(out, "> For those, the window is NEW's counters alone; no delta is negative.\n");
+        let _ = writeln!(
+            out,
+            "> For those, the window is NEW's counters alone; no delta is negative.\n"
+        );
     }
     for note in &diff.notes {
         let _ = writeln!(out, "> [!NOTE]\n> {note}\n");
@@ -310,7 +332,10 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
     if diff.regressions.is_empty() {
         let _ = writeln!(out, "None.\n");
     } else {
-        let _ = writeln!(out, "| change | mean before → after | calls | time lost | queryid | statement |");
+        let _ = writeln!(
+            out,
+            "| change | mean before → after | calls | time lost | queryid | statement |"
+        );
         let _ = writeln!(out, "| ---: | --- | ---: | ---: | --- | --- |");
         for r in &diff.regressions {
             let _ = writeln!(
@@ -361,7 +386,8 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
                         "  | {} | {} → {} | {} | {} | {} |",
                         s.queryid,
                         s.mean_before_ms.map_or_else(|| "new".to_string(), mean),
-                        s.mean_after_ms.map_or_else(|| "did not run".to_string(), mean),
+                        s.mean_after_ms
+                            .map_or_else(|| "did not run".to_string(), mean),
                         s.mean_change_pct.map_or_else(String::new, percent),
                         count(s.calls_after),
                         md_query(&s.query)
@@ -370,7 +396,11 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
                 out.push('\n');
             }
             if e.time_saved_ms > 0.0 {
-                let _ = writeln!(out, "  About {} saved over the window's calls.\n", millis(e.time_saved_ms));
+                let _ = writeln!(
+                    out,
+                    "  About {} saved over the window's calls.\n",
+                    millis(e.time_saved_ms)
+                );
             }
         }
     }
@@ -394,7 +424,10 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
 
     if !diff.seq_scan_growth.is_empty() {
         let _ = writeln!(out, "### Tables whose sequential scans grew\n");
-        let _ = writeln!(out, "| table | seq scans | rows read | per scan | share of scans (OLD → window) |");
+        let _ = writeln!(
+            out,
+            "| table | seq scans | rows read | per scan | share of scans (OLD → window) |"
+        );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
         for g in &diff.seq_scan_growth {
             let _ = writeln!(
@@ -411,5 +444,5 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
         }
         out.push('\n');
     }
-    out
+    format!("{}\n", out.trim_end())
 }
