@@ -31,7 +31,9 @@ fn stmt(queryid: i64, calls: i64, mean_ms: f64, query: &str) -> Statement {
 #[test]
 fn statement_windows_subtract_counters_and_judge_regressions() {
     // (old calls, old mean, new calls, new mean) of one statement, and whether it regressed.
-    let cases: [(&str, (i64, f64), (i64, f64), Option<f64>); 5] = [
+    // (calls, mean ms) in OLD and in NEW.
+    type Counters = (i64, f64);
+    let cases: [(&str, Counters, Counters, Option<f64>); 5] = [
         // 100 calls at 1 ms, then 100 more at 3 ms: window mean 3 ms, +200%.
         ("slower", (100, 1.0), (200, 2.0), Some(200.0)),
         // Same mean: no regression.
@@ -292,7 +294,8 @@ fn pairs_of_different_databases_or_servers_are_refused() {
         compare(&o, &n, &DiffOptions::default()).err()
     };
     assert_eq!(refuse(&|_, _| {}), None);
-    let cases: [(&str, &dyn Fn(&mut Snapshot, &mut Snapshot), &str); 5] = [
+    type Edit<'a> = &'a dyn Fn(&mut Snapshot, &mut Snapshot);
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "database name",
             &|_, n| n.source.database = "other".into(),
