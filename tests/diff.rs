@@ -478,3 +478,44 @@ async fn pairs_from_different_databases_or_out_of_order_are_refused() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn without_pg_control_system_the_snapshot_has_no_identifier_and_still_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create("diff_noident").await;
+    let role = format!("diff_monitor_{}", std::process::id());
+    // Function privileges live in each database's pg_proc: this database only.
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'pw';
+             GRANT pg_monitor TO {role};
+             REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC;"
+        ))
+        .await
+        .expect("role");
+    let (host, port) = support::server().host_port();
+    let url = format!("postgresql://{role}:pw@{host}:{port}/{}", db.name);
+    snapshot(dir.path(), "old.json", &url);
+    let old: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("old.json")).unwrap())
+            .unwrap();
+    assert!(
+        old["source"].get("system_identifier").is_none(),
+        "{}",
+        old["source"]
+    );
+    assert!(
+        old["source"]["database_oid"].as_u64().is_some(),
+        "{}",
+        old["source"]
+    );
+    let out = expect(
+        dir.path(),
+        &["diff", "old.json", &url, "--format", "json"],
+        0,
+    );
+    let diff = json(&out);
+    let notes = diff["notes"].to_string();
+    assert!(notes.contains("no system identifier"), "{notes}");
+}

@@ -15,7 +15,14 @@ pub async fn run(settings: &DiffSettings, diagnostics: &Diagnostics) -> Result<u
     // OLD first: a bad file is a usage error before any connection.
     let old = read_snapshot(&settings.old)?;
     let new = match &settings.new {
-        DiffNew::File(path) => read_snapshot(path)?,
+        DiffNew::File(path) => {
+            if settings.save_snapshot.is_some() {
+                diagnostics.warn(
+                    "--save-snapshot keeps NEW when it is read from the database; NEW is a file here, nothing to save",
+                );
+            }
+            read_snapshot(path)?
+        }
         DiffNew::Live(connection) => {
             let spec = connection_spec(connection, diagnostics)?;
             let new = collect_live(&spec, connection, None, true, diagnostics).await?;
