@@ -345,6 +345,29 @@ async fn diff_measures_a_new_index_and_a_regression_between_real_snapshots() {
         live["new_indexes"]
     );
     assert!(dir.path().join("now.json").is_file());
+
+    // Every field of the document is documented.
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-output.md"))
+            .unwrap();
+    let section = docs
+        .split("# `pgadvise diff --format json`")
+        .nth(1)
+        .and_then(|rest| rest.split("\n# ").next())
+        .expect("docs/json-output.md has a diff section");
+    let mut objects = vec![&diff, &diff["old"], &diff["window"], effect];
+    objects.extend(effect["statements"].as_array().unwrap());
+    objects.extend(diff["regressions"].as_array().unwrap());
+    objects.extend(diff["stopped_indexes"].as_array().unwrap());
+    objects.extend(diff["seq_scan_growth"].as_array().unwrap());
+    for object in objects {
+        for key in object.as_object().unwrap().keys() {
+            assert!(
+                section.contains(&format!("`{key}`")),
+                "`{key}` is not documented in docs/json-output.md's diff section"
+            );
+        }
+    }
 }
 
 #[tokio::test]

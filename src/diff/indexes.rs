@@ -169,6 +169,7 @@ pub fn stopped_indexes(
     old: &Snapshot,
     new: &Snapshot,
     tables_restarted: bool,
+    top: usize,
 ) -> (Vec<StoppedIndex>, usize) {
     let before: HashMap<_, &Index> = old.indexes.iter().map(|i| (definition_key(i), i)).collect();
     let mut restarted = 0;
@@ -214,5 +215,6 @@ pub fn stopped_indexes(
             .cmp(&a.size_bytes)
             .then(a.index.index.cmp(&b.index.index))
     });
+    stopped.truncate(top);
     (stopped, restarted)
 }

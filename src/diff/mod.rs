@@ -45,7 +45,8 @@ pub fn compare(
     let tables_restarted = tables_reset_at.is_some();
     let (seq_scan_growth, tables_restarted_count) =
         counters::seq_scan_growth(old, new, tables_restarted, options);
-    let (stopped_indexes, indexes_restarted) = indexes::stopped_indexes(old, new, tables_restarted);
+    let (stopped_indexes, indexes_restarted) =
+        indexes::stopped_indexes(old, new, tables_restarted, options.top);
     let reset = StatisticsReset {
         statements_restarted: windows.iter().filter(|w| w.restarted).count(),
         tables_restarted: tables_restarted_count,
