@@ -21,7 +21,8 @@ Exit codes: 0 success; 1 audit found something at or above --fail-on; \
 is missing (extension, privilege, server version); 5 the server failed during the \
 run (connection lost, server error); 6 an output file could not be written; \
 7 a timeout pgadvise set fired (--statement-timeout, --lock-timeout). `verify` exits 1 when \
-an index is missing, invalid or unused by its statements.")]
+an index is missing, invalid or unused by its statements; `diff` exits 1 on a regression at or \
+above --fail-on-regression.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
