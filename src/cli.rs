@@ -21,7 +21,8 @@ Exit codes: 0 success; 1 audit found something at or above --fail-on; \
 is missing (extension, privilege, server version); 5 the server failed during the \
 run (connection lost, server error); 6 an output file could not be written; \
 7 a timeout pgadvise set fired (--statement-timeout, --lock-timeout). `verify` exits 1 when \
-an index is missing, invalid or unused by its statements.")]
+an index is missing, invalid or unused by its statements; `diff` exits 1 on a regression at or \
+above --fail-on-regression.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -58,6 +59,89 @@ missing; 5 the server failed during the run; 6 an output file could not be writt
     /// After deploying the migrations `scan --out` wrote: check each index is valid
     /// and ready and each statement's plan uses it (exit 1 on a failure).
     Verify(VerifyArgs),
+    /// Compare two snapshots of one database (or a snapshot and the database now): regressions,
+    /// new heavy statements, what new indexes did, indexes and tables whose use changed.
+    #[command(after_help = "\
+Exit codes: 0 compared; 1 a regression at or above --fail-on-regression; 2 bad arguments \
+or input (a snapshot file, a pair from different databases or servers, NEW older than OLD); \
+3 cannot connect or authenticate; 4 a prerequisite is missing; 5 the server failed during \
+the run; 6 an output file could not be written; 7 a timeout pgadvise set fired.")]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older snapshot (`pgadvise snapshot -o FILE`, `pgadvise audit --save-snapshot FILE`).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The newer snapshot file, or a connection (URL or conninfo) to read now. Default: the
+    /// database now, from --database-url, DATABASE_URL, then the PG* variables.
+    #[arg(value_name = "NEW")]
+    pub new: Option<String>,
+
+    /// Read NEW from this database now (same as a connection as NEW).
+    #[arg(long, value_name = "URL", conflicts_with = "new")]
+    pub database_url: Option<String>,
+
+    /// Give up connecting after this long (e.g. 10s), when NEW is read live.
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Cap on each statement pgadvise runs on the server, when NEW is read live.
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse, default_value = "30s")]
+    pub statement_timeout: Duration,
+
+    /// How long a statement may wait for a lock, when NEW is read live.
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse, default_value = "1s")]
+    pub lock_timeout: Duration,
+
+    /// A regression is a statement whose mean time over the window grew by more than this
+    /// many percent against its mean in OLD.
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::diff::DEFAULT_THRESHOLD_PCT,
+          value_parser = parse_growth_percent)]
+    pub threshold: f64,
+
+    /// A regression needs at least this many calls in the window.
+    #[arg(long, value_name = "N", default_value_t = crate::diff::DEFAULT_MIN_CALLS)]
+    pub min_calls: i64,
+
+    /// At most this many entries per list.
+    #[arg(long, value_name = "N", default_value_t = crate::diff::DEFAULT_TOP, value_parser = parse_positive)]
+    pub top: usize,
+
+    /// Exit 1 when a statement's mean time grew by this many percent or more (for CI).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_growth_percent)]
+    pub fail_on_regression: Option<f64>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+
+    /// When NEW is read live: also write it as a snapshot file (next time's OLD).
+    #[arg(long, value_name = "FILE")]
+    pub save_snapshot: Option<PathBuf>,
+}
+
+/// What `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For people at a terminal.
+    Text,
+    /// The versioned JSON document (see docs/json-output.md).
+    Json,
+    /// Markdown, for a pull-request or issue comment.
+    Markdown,
+}
+
+/// A growth in percent: zero or more, with or without `%` (200 is a tripling).
+fn parse_growth_percent(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(format!(
+            "'{text}' is not a percentage of zero or more (e.g. 20 or 20%)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

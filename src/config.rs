@@ -16,6 +16,7 @@
 //! [ignore]       tables, rules
 //! [migrations]   format, dir (= scan --out), lock_timeout
 //! [demo]         out_dir
+//! [diff]         threshold, min_calls, top, fail_on_regression, format, save_snapshot
 //! [pools.api]    instances = 4, size = 20     (matched to application_name)
 //! [pool]         sample_window = "30s", db_cores = 8
 //! [[targets]]    name, database_url, baseline, [targets.pools.api]   (audit: a fleet)
@@ -24,7 +25,7 @@
 use crate::analyze::finding::Severity;
 use crate::analyze::pool::DeclaredPool;
 use crate::analyze::rule::RuleId;
-use crate::cli::OutputFormat;
+use crate::cli::{DiffFormat, OutputFormat};
 use crate::emit::audit::MissingIndexThresholds;
 use crate::emit::migrations::MigrationFormat;
 use crate::units::{Duration, Size};
@@ -69,6 +70,8 @@ pub struct Config {
     /// `audit` of a fleet: the databases to audit when the command line names none.
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
+    #[serde(default)]
+    pub diff: DiffSection,
 }
 
 /// One `[[targets]]` table: a database `audit` audits as part of a fleet.
@@ -84,6 +87,24 @@ pub struct TargetEntry {
     pub pools: BTreeMap<String, PoolEntry>,
     /// This database's own baseline; it replaces `[audit] baseline` for it.
     pub baseline: Option<PathBuf>,
+}
+
+/// `pgadvise diff`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffSection {
+    /// Percent, zero or more.
+    #[serde(default, deserialize_with = "growth_percent")]
+    pub threshold: Option<f64>,
+    pub min_calls: Option<i64>,
+    #[serde(default, deserialize_with = "at_least_one")]
+    pub top: Option<usize>,
+    #[serde(default, deserialize_with = "growth_percent")]
+    pub fail_on_regression: Option<f64>,
+    /// `text`, `json` or `markdown`.
+    #[serde(default, deserialize_with = "diff_format")]
+    pub format: Option<DiffFormat>,
+    pub save_snapshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -396,6 +417,24 @@ fn output_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OutputFormat>
     OutputFormat::from_str(&text, true)
         .map(Some)
         .map_err(|_| D::Error::custom(format!("'{text}' (text, json, sarif or github)")))
+}
+
+fn diff_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DiffFormat>, D::Error> {
+    let text = String::deserialize(d)?;
+    DiffFormat::from_str(&text, true)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("'{text}' (text, json or markdown)")))
+}
+
+/// A growth in percent: zero or more (200 is a tripling).
+fn growth_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    checked(d, |p: f64| {
+        if p.is_finite() && p >= 0.0 {
+            Ok(p)
+        } else {
+            Err(format!("{p} is not a percentage of zero or more"))
+        }
+    })
 }
 
 fn migration_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MigrationFormat>, D::Error> {

@@ -5,6 +5,7 @@ use crate::collect::connect::{ConnectError, ConnectErrorKind};
 use crate::collect::conninfo::ConnInfoError;
 use crate::collect::{CollectError, QueryFailure};
 use crate::config::ConfigError;
+use crate::diff::DiffRefusal;
 use crate::emit::migrations::WriteError;
 use crate::snapshot::SnapshotError;
 use crate::verify::deployed::PlanFileError;
@@ -73,6 +74,8 @@ pub enum RunError {
     /// Flags or input that cannot go together, said in full.
     #[error("{0}")]
     Usage(String),
+    #[error("diff: {0}")]
+    Diff(#[from] DiffRefusal),
 }
 
 impl RunError {
@@ -100,7 +103,7 @@ impl RunError {
             },
             RunError::Write { .. } | RunError::Render(_) | RunError::Migrations(_) => exit::OUTPUT,
             RunError::Demo(e) => e.exit_code(),
-            RunError::PlanFiles(_) => exit::USAGE,
+            RunError::PlanFiles(_) | RunError::Diff(_) => exit::USAGE,
             RunError::Verify(e) => match e {
                 VerifyError::ServerTooOld { .. } => exit::PREREQUISITE,
                 VerifyError::Query {

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod command;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod emit;
 pub mod error;
 pub mod fleet;

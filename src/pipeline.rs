@@ -138,7 +138,8 @@ pub async fn collect_live(
     Ok(snapshot)
 }
 
-fn read_snapshot(path: &Path) -> Result<Snapshot, RunError> {
+/// A snapshot file, as `--snapshot` and `diff` read it.
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, RunError> {
     let text = std::fs::read_to_string(path).map_err(|source| RunError::ReadSnapshot {
         path: path.to_path_buf(),
         source,

@@ -7,8 +7,8 @@ use crate::config::Config;
 pub use crate::error::{exit, RunError};
 use crate::pipeline::Diagnostics;
 use crate::settings::{
-    self, AuditSettings, DemoSettings, Explicit, FleetSettings, ScanSettings, SnapshotSettings,
-    VerifySettings,
+    self, AuditSettings, DemoSettings, DiffSettings, Explicit, FleetSettings, ScanSettings,
+    SnapshotSettings, VerifySettings,
 };
 
 /// `explicit`: the flags typed on the command line, which win over the file.
@@ -50,6 +50,10 @@ pub async fn run(cli: Cli, explicit: &Explicit) -> Result<u8, RunError> {
         Command::Verify(args) => {
             let settings = VerifySettings::resolve(&args, &file, explicit);
             command::verify::run(&settings, &diagnostics).await
+        }
+        Command::Diff(args) => {
+            let settings = DiffSettings::resolve(&args, &file, explicit);
+            command::diff::run(&settings, &diagnostics).await
         }
     }
 }

@@ -8,8 +8,8 @@ use crate::analyze::finding::Severity;
 use crate::analyze::pool::DeclaredPool;
 use crate::analyze::rule::RuleId;
 use crate::cli::{
-    AuditArgs, ConnectionArgs, DemoArgs, MigrationFormat, OutputFormat, ScanArgs, SnapshotArgs,
-    VerifyArgs, VerifyFormat,
+    AuditArgs, ConnectionArgs, DemoArgs, DiffArgs, DiffFormat, MigrationFormat, OutputFormat,
+    ScanArgs, SnapshotArgs, VerifyArgs, VerifyFormat,
 };
 use crate::config::Config;
 use crate::emit::audit::MissingIndexThresholds;
@@ -466,6 +466,92 @@ impl SnapshotSettings {
     }
 }
 
+/// Where `diff` reads NEW from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffNew {
+    File(PathBuf),
+    /// The database now, in the collector's read-only session.
+    Live(Connection),
+}
+
+/// `pgadvise diff`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffSettings {
+    pub old: PathBuf,
+    pub new: DiffNew,
+    pub options: crate::diff::DiffOptions,
+    /// Percent; exit 1 on a regression at or above it.
+    pub fail_on_regression: Option<f64>,
+    pub format: DiffFormat,
+    /// Where to write NEW when it is read live.
+    pub save_snapshot: Option<PathBuf>,
+}
+
+impl DiffSettings {
+    pub fn resolve(args: &DiffArgs, file: &Config, explicit: &Explicit) -> DiffSettings {
+        let c = &file.connection;
+        let new = match args.new.as_deref() {
+            Some(new) if !looks_like_connection(new) => DiffNew::File(PathBuf::from(new)),
+            given => {
+                // As scan: DATABASE_URL wins over the file's database_url.
+                let target = given
+                    .or(args.database_url.as_deref())
+                    .map(str::to_string)
+                    .or_else(|| {
+                        std::env::var_os("DATABASE_URL")
+                            .is_none()
+                            .then(|| c.database_url.clone())
+                            .flatten()
+                    });
+                DiffNew::Live(Connection {
+                    target,
+                    connect_timeout: args.connect_timeout.or(c.connect_timeout).map(|d| d.get()),
+                    statement_timeout: explicit
+                        .pick(
+                            "statement_timeout",
+                            args.statement_timeout,
+                            c.statement_timeout,
+                        )
+                        .get(),
+                    lock_timeout: explicit
+                        .pick("lock_timeout", args.lock_timeout, c.lock_timeout)
+                        .get(),
+                })
+            }
+        };
+        let d = &file.diff;
+        let threshold = explicit.pick("threshold", args.threshold, d.threshold);
+        let fail_on_regression = args.fail_on_regression.or(d.fail_on_regression);
+        // Every statement that fails the run is also listed as a regression.
+        let threshold_pct = match fail_on_regression {
+            Some(fail) => threshold.min(fail),
+            None => threshold,
+        };
+        DiffSettings {
+            old: args.old.clone(),
+            new,
+            options: crate::diff::DiffOptions {
+                threshold_pct,
+                min_calls: explicit.pick("min_calls", args.min_calls, d.min_calls),
+                top: explicit.pick("top", args.top, d.top),
+            },
+            fail_on_regression,
+            format: explicit.pick("format", args.format, d.format),
+            save_snapshot: args
+                .save_snapshot
+                .clone()
+                .or_else(|| d.save_snapshot.clone()),
+        }
+    }
+}
+
+/// A URL (`postgres://`, `postgresql://`) or a conninfo string (`key=value`)
+/// rather than a file name.
+fn looks_like_connection(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://") || text.contains('=')
+}
+
 /// `pgadvise demo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoSettings {
@@ -590,6 +676,82 @@ mod tests {
         };
         let v = VerifySettings::resolve(&args, &none, &explicit);
         assert_eq!(v.dir, PathBuf::from("migrations-out"));
+    }
+
+    #[test]
+    fn diff_reads_new_from_a_file_or_a_connection() {
+        let none = Config::default();
+        let resolve = |argv: &[&str]| {
+            let (cli, explicit) = parse(argv);
+            let Command::Diff(args) = cli.command else {
+                panic!("diff expected")
+            };
+            DiffSettings::resolve(&args, &none, &explicit)
+        };
+        let cases: [(&[&str], Option<&str>); 4] = [
+            (&["pgadvise", "diff", "old.json", "new.json"], None),
+            (
+                &["pgadvise", "diff", "old.json", "postgresql://u@h/db"],
+                Some("postgresql://u@h/db"),
+            ),
+            (
+                &["pgadvise", "diff", "old.json", "host=h dbname=db"],
+                Some("host=h dbname=db"),
+            ),
+            (
+                &[
+                    "pgadvise",
+                    "diff",
+                    "old.json",
+                    "--database-url",
+                    "postgres://u@h/db",
+                ],
+                Some("postgres://u@h/db"),
+            ),
+        ];
+        for (argv, live) in cases {
+            match (resolve(argv).new, live) {
+                (DiffNew::File(path), None) => assert_eq!(path, PathBuf::from("new.json")),
+                (DiffNew::Live(c), Some(url)) => assert_eq!(c.target.as_deref(), Some(url)),
+                (other, _) => panic!("{argv:?}: {other:?}"),
+            }
+        }
+        let s = resolve(&["pgadvise", "diff", "a.json", "b.json"]);
+        assert_eq!(s.options, crate::diff::DiffOptions::default());
+        // Failing at 10% lists every statement that fails the run.
+        let s = resolve(&[
+            "pgadvise",
+            "diff",
+            "a.json",
+            "b.json",
+            "--fail-on-regression",
+            "10",
+        ]);
+        assert_eq!(s.options.threshold_pct, 10.0);
+        assert_eq!(s.fail_on_regression, Some(10.0));
+        let s = resolve(&[
+            "pgadvise",
+            "diff",
+            "a.json",
+            "b.json",
+            "--fail-on-regression",
+            "50%",
+        ]);
+        assert_eq!(s.options.threshold_pct, 20.0);
+
+        let config = Config::parse(
+            "[diff]\nthreshold = 30\nmin_calls = 10\nformat = \"markdown\"\nfail_on_regression = 80\n",
+        )
+        .unwrap();
+        let (cli, explicit) = parse(&["pgadvise", "diff", "a.json", "b.json", "--min-calls", "5"]);
+        let Command::Diff(args) = cli.command else {
+            panic!("diff expected")
+        };
+        let s = DiffSettings::resolve(&args, &config, &explicit);
+        assert_eq!(s.options.threshold_pct, 30.0);
+        assert_eq!(s.options.min_calls, 5, "the command line wins");
+        assert_eq!(s.format, DiffFormat::Markdown);
+        assert_eq!(s.fail_on_regression, Some(80.0));
     }
 
     #[test]

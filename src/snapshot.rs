@@ -58,6 +58,15 @@ pub struct Source {
     pub user: String,
     /// Whether the server is a hot standby (`pg_is_in_recovery()`).
     pub in_recovery: bool,
+    /// `pg_database.oid` of the database: a database dropped and created again
+    /// under the same name gets another. Absent from older snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_oid: Option<u32>,
+    /// `pg_control_system().system_identifier`, as text (a 64-bit number):
+    /// the cluster's identity, shared by its standbys. Absent from older
+    /// snapshots and where the role may not execute `pg_control_system()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_identifier: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

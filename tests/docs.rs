@@ -12,7 +12,9 @@ use pgadvise::config::Config;
 use pgadvise::emit::audit::Baseline;
 use std::path::{Path, PathBuf};
 
-const SUBCOMMANDS: &[&str] = &["scan", "audit", "pool", "snapshot", "demo", "verify"];
+const SUBCOMMANDS: &[&str] = &[
+    "scan", "audit", "pool", "snapshot", "demo", "verify", "diff",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -225,6 +227,11 @@ fn every_documented_command_parses() {
             "docs/ci/kubernetes-cronjob.yaml",
             "audit --config /config/pgadvise.toml",
         ),
+        (
+            "docs/ci/github-weekly-diff.yml",
+            "diff --quiet previous/snapshot.json",
+        ),
+        ("README.md", "diff before.json after.json"),
     ] {
         assert!(
             commands

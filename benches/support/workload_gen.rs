@@ -875,6 +875,7 @@ fn empty_snapshot() -> Snapshot {
             database: "app".into(),
             user: "bench".into(),
             in_recovery: false,
+            ..Source::default()
         },
         server: Server {
             version: "15.8".into(),

@@ -335,6 +335,8 @@ pub async fn collect(client: &Client, options: &CollectOptions) -> Result<Snapsh
             database: identity.database.clone(),
             user: identity.user.clone(),
             in_recovery: identity.in_recovery,
+            database_oid: Some(identity.database_oid),
+            system_identifier: identity.system_identifier.clone(),
         },
         server: identity.server.clone(),
         settings,

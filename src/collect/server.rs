@@ -69,20 +69,43 @@ pub(crate) struct Identity {
     pub in_recovery: bool,
     pub search_path: Vec<String>,
     pub now: String,
+    pub database_oid: u32,
+    /// `None` where the role may not execute `pg_control_system()`.
+    pub system_identifier: Option<String>,
 }
 
 pub(crate) async fn identity(client: &Client) -> Result<Identity, CollectError> {
     let sql = format!(
         "SELECT {SQL_TAG} current_setting('server_version'), \
          current_setting('server_version_num')::int4, current_database()::text, \
-         current_user::text, pg_is_in_recovery(), current_schemas(false)::text[], {}",
+         current_user::text, pg_is_in_recovery(), current_schemas(false)::text[], {}, \
+         (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()), \
+         has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')",
         iso("now()")
     );
     let row = client
         .query_one(&sql, &[])
         .await
         .map_err(|e| CollectError::query("reading the server version", e))?;
+    // Asked only where the role may: a function a managed service revoked
+    // would fail the query, and the identifier is optional.
+    let system_identifier = if row.get::<_, bool>(8) {
+        client
+            .query_one(
+                &format!(
+                    "SELECT {SQL_TAG} system_identifier::text FROM pg_catalog.pg_control_system()"
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| CollectError::query("reading the system identifier", e))?
+            .get(0)
+    } else {
+        None
+    };
     Ok(Identity {
+        database_oid: row.get(7),
+        system_identifier,
         server: Server {
             version: row.get(0),
             version_num: row.get(1),

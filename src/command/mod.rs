@@ -2,6 +2,7 @@
 //! (`demo` lives in `crate::demo`.)
 
 pub mod audit;
+pub mod diff;
 pub mod fleet;
 pub mod scan;
 pub mod snapshot;

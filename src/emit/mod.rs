@@ -2,6 +2,7 @@
 //! half-way: files are written to a temporary name and renamed into place.
 
 pub mod audit;
+pub mod diff;
 pub mod fleet;
 pub mod github;
 pub mod html;

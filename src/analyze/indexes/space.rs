@@ -369,7 +369,7 @@ impl<'a> Builder<'a> {
 }
 
 /// What an index on the access's table could lead with and still be used.
-fn leading_keys(access: &TableAccess) -> Vec<KeyTarget> {
+pub fn leading_keys(access: &TableAccess) -> Vec<KeyTarget> {
     let target = |key: &IndexKey| match key {
         IndexKey::Column(c) => KeyTarget::Column(c.clone()),
         IndexKey::Expression { sql, .. } => KeyTarget::Expression(sql.clone()),

@@ -103,6 +103,16 @@ const UTILITY_KEYWORDS: &[&str] = &[
     "VACUUM",
 ];
 
+/// Whether a statement text is a utility statement (`ANALYZE`, `CREATE
+/// INDEX`, `VACUUM`, `SET`, ...) rather than a query: it leads with one of
+/// their keywords. Texts too large to check are not called utility.
+pub fn is_utility_statement(sql: &str) -> bool {
+    text_within_size(sql).is_ok()
+        && normalize::summarize(sql)
+            .leading_keyword
+            .is_some_and(|k| UTILITY_KEYWORDS.contains(&k.as_str()))
+}
+
 /// Extracts the shape of one statement as pg_stat_statements records it.
 ///
 /// Never panics: anything the extractor cannot follow becomes a [`SkipReason`].
