@@ -280,7 +280,8 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
     .await;
     // pg_stat_statements keeps the configuration only as `$n`: the
     // expression's statement is given as written.
-    let fts = "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', $1)";
+    let fts =
+        "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', $1)";
     let report = scan_json(&db, &["--query", fts]);
     let posts = assert_gin_proposal(&report, "posts", "to_tsvector('simple', content)");
     assert!(
@@ -447,4 +448,82 @@ fn assert_squawk_clean(files: &[std::path::PathBuf]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A database of its own with the given collation (template0), pg_stat_statements
+/// and hypopg created, the accounts table loaded.
+async fn accounts_database(prefix: &str, collation: &str) -> TestDb {
+    let server = support::server();
+    let name = format!("pgadvise_{prefix}_{}", std::process::id());
+    let admin = support::connect(&server.url("postgres")).await;
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' \
+             LC_COLLATE '{collation}' LC_CTYPE '{collation}'"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} ({collation}): {e}"));
+    let url = server.url(&name);
+    let client = support::connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+             CREATE EXTENSION IF NOT EXISTS hypopg;
+             CREATE TABLE accounts (id bigint PRIMARY KEY, login text NOT NULL);
+             INSERT INTO accounts SELECT g, CASE WHEN g % 1000 = 0 THEN 'admin' ELSE 'user' END || g
+               FROM generate_series(1, 100000) g;
+             ANALYZE accounts;",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"));
+    TestDb {
+        name,
+        url,
+        has_hypopg: true,
+    }
+}
+
+const PREFIX_LIKE: &str = "SELECT id FROM accounts WHERE login LIKE 'adm%'";
+
+/// The one proposal on accounts for the prefix LIKE, verified with hypopg.
+fn prefix_proposal(db: &TestDb) -> Value {
+    let report = scan_json(db, &["--query", PREFIX_LIKE]);
+    let found = proposals_on(&report, "accounts");
+    assert_eq!(found.len(), 1, "{report:#}");
+    let p = found[0].clone();
+    assert_eq!(p["method"], "btree", "{p:#}");
+    assert_eq!(
+        p["verified"], true,
+        "hypopg simulates operator classes: {p:#}"
+    );
+    p
+}
+
+#[tokio::test]
+async fn prefix_like_gets_text_pattern_ops_unless_the_collation_is_c() {
+    // A collation that does not compare bytewise: a plain btree cannot serve
+    // LIKE 'adm%', text_pattern_ops can.
+    let db = accounts_database("bb_pattern", "C.UTF-8").await;
+    let p = prefix_proposal(&db);
+    assert_eq!(
+        p["columns"],
+        serde_json::json!(["login text_pattern_ops"]),
+        "{p:#}"
+    );
+    let admin = db.client().await;
+    let plan = build_and_explain(&admin, p["ddl"].as_str().unwrap(), PREFIX_LIKE).await;
+    let name = p["name"].as_str().unwrap();
+    assert!(plan.contains(name), "{plan}");
+
+    // Under C a plain btree serves it.
+    let c = accounts_database("bb_pattern_c", "C").await;
+    let p = prefix_proposal(&c);
+    assert_eq!(p["columns"], serde_json::json!(["login"]), "{p:#}");
+    assert!(
+        p["ddl"].as_str().unwrap().ends_with("USING btree (login)"),
+        "{p:#}"
+    );
+    let admin = c.client().await;
+    let plan = build_and_explain(&admin, p["ddl"].as_str().unwrap(), PREFIX_LIKE).await;
+    assert!(plan.contains(p["name"].as_str().unwrap()), "{plan}");
 }

@@ -169,7 +169,11 @@ mod tests {
             // A GIN and a btree on one column serve different operators.
             ("method differs", vec![&older, &gin], vec![]),
             ("GIN classes differ", vec![&gin, &gin_path_ops], vec![]),
-            ("GIN copies", vec![&gin, &gin_copy], vec!["public.t_a_gin_copy"]),
+            (
+                "GIN copies",
+                vec![&gin, &gin_copy],
+                vec!["public.t_a_gin_copy"],
+            ),
             ("invalid is not a copy", vec![&older, &invalid], vec![]),
             ("alone", vec![&older], vec![]),
         ];

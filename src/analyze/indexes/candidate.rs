@@ -3,11 +3,11 @@
 //! a partial `WHERE` from the IS [NOT] NULL / boolean predicates every row of
 //! the statement satisfies.
 
+use super::method::AccessMethod;
 use crate::analyze::queries::{
     AccessRole, IndexKey, NullsOrder, Predicate, PredicateClass, PredicateOp, SortDirection,
     TableAccess,
 };
-use super::method::AccessMethod;
 use crate::snapshot::{QualifiedName, Table};
 use serde::Serialize;
 

@@ -224,7 +224,15 @@ pub const KNOWN_CLASSES: &[KnownClass] = &[
         &[],
         None,
     ),
-    ("gin", "tsvector_ops", "tsvector", true, &["@@", "@@@"], &[], None),
+    (
+        "gin",
+        "tsvector_ops",
+        "tsvector",
+        true,
+        &["@@", "@@@"],
+        &[],
+        None,
+    ),
     (
         "gin",
         "gin_trgm_ops",
@@ -498,16 +506,36 @@ mod tests {
                 .map(|c| (c.class.name, c.missing_extension))
         };
         let cases: &[(SearchKind, &str, &[&str], Option<(&str, Option<&str>)>)] = &[
-            (SearchKind::Jsonb, "jsonb", &["@>"], Some(("jsonb_path_ops", None))),
+            (
+                SearchKind::Jsonb,
+                "jsonb",
+                &["@>"],
+                Some(("jsonb_path_ops", None)),
+            ),
             (
                 SearchKind::Jsonb,
                 "jsonb",
                 &["@>", "@?", "@@"],
                 Some(("jsonb_path_ops", None)),
             ),
-            (SearchKind::Jsonb, "jsonb", &["@>", "?"], Some(("jsonb_ops", None))),
-            (SearchKind::Array, "text[]", &["&&"], Some(("array_ops", None))),
-            (SearchKind::FullText, "tsvector", &["@@"], Some(("tsvector_ops", None))),
+            (
+                SearchKind::Jsonb,
+                "jsonb",
+                &["@>", "?"],
+                Some(("jsonb_ops", None)),
+            ),
+            (
+                SearchKind::Array,
+                "text[]",
+                &["&&"],
+                Some(("array_ops", None)),
+            ),
+            (
+                SearchKind::FullText,
+                "tsvector",
+                &["@@"],
+                Some(("tsvector_ops", None)),
+            ),
             (
                 SearchKind::Trigram,
                 "text",
@@ -560,7 +588,14 @@ mod tests {
         let ops = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let gin = AccessMethod::Gin;
         let jsonb = SearchKind::Jsonb;
-        assert!(class_serves(&snapshot, gin, jsonb, "jsonb", None, &ops(&["@>", "?"])));
+        assert!(class_serves(
+            &snapshot,
+            gin,
+            jsonb,
+            "jsonb",
+            None,
+            &ops(&["@>", "?"])
+        ));
         assert!(class_serves(
             &snapshot,
             gin,

@@ -345,5 +345,7 @@ fn most_common_element_share(table: &Table, column: &str) -> Option<f64> {
         .iter()
         .take(n)
         .copied()
-        .fold(None, |max: Option<f64>, f| Some(max.map_or(f, |m| m.max(f))))
+        .fold(None, |max: Option<f64>, f| {
+            Some(max.map_or(f, |m| m.max(f)))
+        })
 }

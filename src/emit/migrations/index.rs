@@ -90,7 +90,11 @@ pub fn index_migration(
             })
             .collect(),
         include: proposal.include.clone(),
-        opclasses: proposal.key_specs.iter().map(|k| k.opclass.clone()).collect(),
+        opclasses: proposal
+            .key_specs
+            .iter()
+            .map(|k| k.opclass.clone())
+            .collect(),
         pages_per_range: proposal.pages_per_range,
         predicate_sql: proposal.predicate.clone(),
         predicate: proposal
