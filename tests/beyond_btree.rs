@@ -399,6 +399,17 @@ async fn a_trigram_proposal_without_pg_trgm_names_the_extension() {
     let report = scan_json(&db, &["--out", out.path().to_str().unwrap()]);
     let p = assert_gin_proposal(&report, "customers", "name gin_trgm_ops");
     assert_eq!(p["requires"], serde_json::json!(["pg_trgm"]), "{p:#}");
+    let text = pgadvise()
+        .args(["scan", "--quiet"])
+        .arg(&db.url)
+        .output()
+        .expect("running pgadvise");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("requires the pg_trgm extension")
+            && text.contains("unverified: hypopg cannot simulate GIN"),
+        "{text}"
+    );
     let sql = migration_files(out.path());
     let migration = std::fs::read_to_string(&sql[0]).unwrap();
     assert!(

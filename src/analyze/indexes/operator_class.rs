@@ -460,7 +460,9 @@ mod tests {
     #[test]
     fn operators_become_search_uses() {
         use SearchKind::*;
-        let cases: &[(&str, &[(&str, SearchKind, &str)])] = &[
+        /// (WHERE clause, expected (key, kind, operator) uses)
+        type Case<'a> = (&'a str, &'a [(&'a str, SearchKind, &'a str)]);
+        let cases: &[Case] = &[
             ("specs @> $1::jsonb", &[("specs", Jsonb, "@>")]),
             ("specs ? $1", &[("specs", Jsonb, "?")]),
             ("specs ?| $1", &[("specs", Jsonb, "?|")]),
@@ -505,7 +507,14 @@ mod tests {
             choose_class(snapshot, AccessMethod::Gin, kind, key_type, &ops(o), &[])
                 .map(|c| (c.class.name, c.missing_extension))
         };
-        let cases: &[(SearchKind, &str, &[&str], Option<(&str, Option<&str>)>)] = &[
+        /// (kind, key type, operators, expected (class, missing extension))
+        type Case<'a> = (
+            SearchKind,
+            &'a str,
+            &'a [&'a str],
+            Option<(&'a str, Option<&'a str>)>,
+        );
+        let cases: &[Case] = &[
             (
                 SearchKind::Jsonb,
                 "jsonb",
