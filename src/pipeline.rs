@@ -467,10 +467,12 @@ fn write_index_migrations(
     let mut taken: Vec<String> = snapshot.indexes.iter().map(|i| i.name.clone()).collect();
     taken.extend(snapshot.tables.iter().map(|t| t.name.clone()));
     taken.extend(advice.proposals.iter().map(|p| p.name.clone()));
+    // GIN/GiST proposals hypopg cannot check get their migration: the
+    // verification plan checks them once built.
     let chosen: Vec<_> = advice
         .proposals
         .iter()
-        .filter(|p| p.verified || !settings.advisor.verify)
+        .filter(|p| p.verified || p.verification.is_some() || !settings.advisor.verify)
         .collect();
     let left_out = advice.proposals.len() - chosen.len();
     if left_out > 0 {
@@ -597,6 +599,18 @@ async fn verify_live(
             return Ok(None);
         }
     };
+    // hypopg cannot build GIN or GiST indexes: those stay out of the
+    // selection, unverified with their reason, and come back after it.
+    let (simulated, unsimulated): (Vec<IndexProposal>, Vec<IndexProposal>) = advice
+        .proposals
+        .drain(..)
+        .partition(|p| p.method.simulated_by_hypopg());
+    advice.proposals = simulated;
+    if advice.proposals.is_empty() {
+        let _ = whatif.close().await;
+        advice.proposals = unsimulated;
+        return Ok(None);
+    }
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
     let select_options = SelectOptions {
         min_savings: settings.advisor.min_cost_savings / 100.0,
@@ -640,9 +654,11 @@ async fn verify_live(
                 .collect();
             advice.proposals = chosen;
             advice.proposals.extend(unverified);
+            advice.proposals.extend(unsimulated);
             Ok(Some(report))
         }
         Err(e) => {
+            advice.proposals.extend(unsimulated);
             diagnostics.warn(&format!(
                 "verification stopped, index proposals are unverified: {e}"
             ));

@@ -45,8 +45,38 @@ pub struct Snapshot {
     /// Absent from snapshots written before it existed, hence the default.
     #[serde(default)]
     pub pool_window: Option<PoolWindow>,
+    /// The GIN and GiST operator classes of this database (pg_opclass, pg_amop):
+    /// which operators an index of each can serve. Absent from older snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_classes: Vec<OperatorClass>,
+    /// The database's default collation (`pg_database.datcollate`): whether a
+    /// plain btree serves a prefix `LIKE`. Absent from older snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_collation: Option<String>,
     /// Things the reader should know about the completeness of this snapshot.
     pub warnings: Vec<String>,
+}
+
+/// One operator class of an index access method, as the catalog defines it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperatorClass {
+    /// `pg_am.amname`: `gin`, `gist`.
+    pub method: String,
+    pub name: String,
+    /// The schema it lives in (an extension's, for `gin_trgm_ops`).
+    pub schema: String,
+    /// `format_type(opcintype)`: `jsonb`, `anyarray`, `text`, `tsvector`.
+    pub input_type: String,
+    /// The default class for its input type (used when none is named).
+    pub is_default: bool,
+    /// Search operators (`pg_amop` purpose `s`) of its family for its input type.
+    pub operators: Vec<String>,
+    /// Ordering operators (purpose `o`, e.g. `<->`).
+    #[serde(default)]
+    pub ordering_operators: Vec<String>,
+    /// The extension that created it, if any (`pg_trgm`).
+    #[serde(default)]
+    pub extension: Option<String>,
 }
 
 /// Where the snapshot was taken. Never holds a password.
@@ -287,6 +317,12 @@ pub struct ColumnStats {
     pub most_common_freqs: Vec<f64>,
     pub histogram_bounds: Vec<Option<String>>,
     pub correlation: Option<f64>,
+    /// Most common elements of an array or tsvector column, and their
+    /// frequencies. Absent from older snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub most_common_elems: Vec<Option<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub most_common_elem_freqs: Vec<f64>,
 }
 
 /// An index with everything needed to compare it with a proposal.

@@ -141,14 +141,32 @@ fn fixture() -> Snapshot {
             ("select", "text", 0.0, 20.0, 8),
         ],
     );
+    // Search indexes beyond the btree: GIN with an operator class on a
+    // column, a trigram class of an extension the database lacks, and a
+    // full-text expression.
+    let products = table(
+        "public",
+        "products",
+        TableKind::Table,
+        100_000.0,
+        &[
+            ("id", "bigint", 0.0, -1.0, 8),
+            ("specs", "jsonb", 0.0, -1.0, 80),
+            ("name", "text", 0.0, -1.0, 40),
+            ("description", "text", 0.0, -1.0, 300),
+        ],
+    );
     snapshot(
-        vec![messages, outbox, events, events_2025, events_2026, orders],
+        vec![messages, outbox, events, events_2025, events_2026, orders, products],
         vec![
             statement(101, 200, 6.5, "SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC LIMIT $2"),
             statement(102, 200, 5.9, "SELECT * FROM messages WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC LIMIT $2"),
             statement(201, 200, 4.1, "SELECT id, payload FROM outbox_events WHERE published_at IS NULL ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED"),
             statement(301, 150, 9.0, "SELECT * FROM events WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2"),
             statement(401, 120, 3.0, "SELECT id FROM \"Sales Dept\".\"Order\" WHERE \"User Id\" = $1 AND \"select\" = $2"),
+            statement(501, 30, 10.0, "SELECT id FROM products WHERE specs @> $1"),
+            statement(502, 28, 10.0, "SELECT id FROM products WHERE name ILIKE $1"),
+            statement(503, 26, 10.0, "SELECT id FROM products WHERE to_tsvector('english', description) @@ plainto_tsquery('english', $1)"),
         ],
     )
 }
@@ -163,8 +181,18 @@ fn proposals(snap: &Snapshot) -> Vec<IndexProposal> {
         &TableFilter::default(),
     );
     let mut proposals = advice.proposals;
-    assert_eq!(proposals.len(), 5, "{proposals:#?}");
-    for (n, p) in proposals.iter_mut().enumerate() {
+    assert_eq!(proposals.len(), 8, "{proposals:#?}");
+    // GIN proposals stay unverified (hypopg cannot build them), with their reason.
+    let search = proposals
+        .iter()
+        .filter(|p| p.verification.is_some())
+        .count();
+    assert_eq!(search, 3, "{proposals:#?}");
+    for (n, p) in proposals
+        .iter_mut()
+        .filter(|p| p.verification.is_none())
+        .enumerate()
+    {
         let before = 1500.0 + 100.0 * n as f64;
         let after = 12.5 + n as f64;
         p.verified = true;
@@ -554,7 +582,7 @@ fn python_migrations_compile() {
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "py"))
             .collect();
-        assert_eq!(files.len(), 5, "{}", format.as_str());
+        assert_eq!(files.len(), 8, "{}", format.as_str());
         for file in files {
             let out = Command::new(&python)
                 .args(["-m", "py_compile"])
@@ -568,5 +596,63 @@ fn python_migrations_compile() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+}
+
+/// GIN proposals in the frameworks' own words: Rails `using:`/`opclass:`,
+/// Django's `GinIndex` with `opclasses`, Alembic's `postgresql_using`/
+/// `postgresql_ops`; an expression key falls back to SQL. A trigram index
+/// of an extension the database lacks says so in every format's header.
+#[test]
+fn search_indexes_use_each_frameworks_own_options() {
+    let cases: &[(MigrationFormat, &[&str])] = &[
+        (
+            MigrationFormat::Rails,
+            &[
+                "add_index 'public.products', 'specs', name: 'products_specs_gin_idx', using: 'gin', opclass: { 'specs': 'jsonb_path_ops' }",
+                "using: 'gin', opclass: { 'name': 'gin_trgm_ops' }",
+                "add_index 'public.products', '(to_tsvector(\\'english\\', description))'",
+            ],
+        ),
+        (
+            MigrationFormat::Django,
+            &[
+                "from django.contrib.postgres.indexes import GinIndex",
+                "index=GinIndex(fields=[\"specs\"], name=\"products_specs_gin_idx\", opclasses=[\"jsonb_path_ops\"])",
+                "migrations.RunSQL(sql=\"CREATE INDEX CONCURRENTLY IF NOT EXISTS products_to_tsvector_english_description_gin_idx ON public.products USING gin ((to_tsvector('english', description)))\"",
+            ],
+        ),
+        (
+            MigrationFormat::Alembic,
+            &[
+                "postgresql_using=\"gin\"",
+                "postgresql_ops={\"specs\": \"jsonb_path_ops\"}",
+                "postgresql_ops={\"name\": \"gin_trgm_ops\"}",
+                "[sa.text(\"(to_tsvector('english', description))\")]",
+            ],
+        ),
+        (
+            MigrationFormat::Sql,
+            &["USING gin (specs jsonb_path_ops)", "USING gin (name gin_trgm_ops)"],
+        ),
+    ];
+    for (format, wanted) in cases {
+        let text = listing(write(*format).path());
+        for w in *wanted {
+            assert!(text.contains(w), "{}: no {w:?} in\n{text}", format.as_str());
+        }
+    }
+    for format in MigrationFormat::ALL {
+        let text = listing(write(format).path());
+        assert!(
+            text.contains("Requires the pg_trgm extension"),
+            "{}: the trigram migration names pg_trgm",
+            format.as_str()
+        );
+        assert!(
+            text.contains("Not verified before deployment: hypopg cannot simulate GIN"),
+            "{}",
+            format.as_str()
+        );
     }
 }

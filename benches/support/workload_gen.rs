@@ -290,6 +290,7 @@ fn column_stats(rng: &mut Rng, role: ColumnRole, rows: f64, tables: &[TableModel
         most_common_freqs: Vec::new(),
         histogram_bounds: Vec::new(),
         correlation: None,
+        ..ColumnStats::default()
     };
     match role {
         ColumnRole::Id => ColumnStats {
@@ -888,6 +889,8 @@ fn empty_snapshot() -> Snapshot {
             schema: "public".into(),
         }],
         available_extensions: Vec::new(),
+        operator_classes: Vec::new(),
+        database_collation: None,
         search_path: vec!["public".into()],
         statements: StatementStats {
             extension_version: "1.10".into(),

@@ -291,6 +291,8 @@ pub async fn collect(client: &Client, options: &CollectOptions) -> Result<Snapsh
     let indexes = relations::indexes(client, version_num).await?;
     let foreign_keys = relations::foreign_keys(client).await?;
     let views = relations::views(client).await?;
+    let operator_classes = relations::operator_classes(client).await?;
+    let database_collation = relations::database_collation(client).await?;
     let activity = activity::sample(client, version_num).await?;
     let database = activity::database_stats(client, version_num).await?;
     let pool_window = match options.sample_window {
@@ -351,6 +353,8 @@ pub async fn collect(client: &Client, options: &CollectOptions) -> Result<Snapsh
         activity,
         database,
         pool_window,
+        operator_classes,
+        database_collation,
         warnings,
     })
 }

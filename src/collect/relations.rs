@@ -3,8 +3,8 @@
 
 use super::{iso, CollectError, SQL_TAG};
 use crate::snapshot::{
-    Column, ColumnStats, ForeignKey, Index, IndexConstraint, IndexKey, IndexStats, QualifiedName,
-    Table, TableKind, TableStats, View,
+    Column, ColumnStats, ForeignKey, Index, IndexConstraint, IndexKey, IndexStats, OperatorClass,
+    QualifiedName, Table, TableKind, TableStats, View,
 };
 use std::collections::HashMap;
 use tokio_postgres::{Client, Row};
@@ -141,7 +141,9 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CollectEr
            ARRAY(SELECT unnest(st.most_common_vals::text::text[])) AS most_common_vals, \
            st.most_common_freqs::float8[] AS most_common_freqs, \
            ARRAY(SELECT unnest(st.histogram_bounds::text::text[])) AS histogram_bounds, \
-           st.correlation::float8 AS correlation \
+           st.correlation::float8 AS correlation, \
+           ARRAY(SELECT unnest(st.most_common_elems::text::text[])) AS most_common_elems, \
+           st.most_common_elem_freqs::float8[] AS most_common_elem_freqs \
          FROM pg_attribute a \
          JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -174,6 +176,12 @@ async fn columns(client: &Client) -> Result<HashMap<u32, Vec<Column>>, CollectEr
                 .get::<_, Option<Vec<Option<String>>>>("histogram_bounds")
                 .unwrap_or_default(),
             correlation: r.get("correlation"),
+            most_common_elems: r
+                .get::<_, Option<Vec<Option<String>>>>("most_common_elems")
+                .unwrap_or_default(),
+            most_common_elem_freqs: r
+                .get::<_, Option<Vec<f64>>>("most_common_elem_freqs")
+                .unwrap_or_default(),
         });
         by_table
             .entry(r.get("table_oid"))
@@ -415,4 +423,60 @@ pub(crate) async fn views(client: &Client) -> Result<Vec<View>, CollectError> {
             definition: r.get::<_, Option<String>>("definition").unwrap_or_default(),
         })
         .collect())
+}
+
+/// The GIN and GiST operator classes, each with the search and ordering
+/// operators its family has for its input type: what the advisor matches a
+/// statement's operators against (`jsonb_path_ops` has `@>` but not `?`).
+pub(crate) async fn operator_classes(client: &Client) -> Result<Vec<OperatorClass>, CollectError> {
+    let sql = format!(
+        "SELECT {SQL_TAG} am.amname::text AS method, oc.opcname::text AS name, \
+           n.nspname::text AS schema, format_type(oc.opcintype, NULL) AS input_type, \
+           oc.opcdefault AS is_default, \
+           ARRAY(SELECT DISTINCT o.oprname::text FROM pg_amop ao \
+                 JOIN pg_operator o ON o.oid = ao.amopopr \
+                 WHERE ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype \
+                   AND ao.amoppurpose = 's' ORDER BY 1) AS operators, \
+           ARRAY(SELECT DISTINCT o.oprname::text FROM pg_amop ao \
+                 JOIN pg_operator o ON o.oid = ao.amopopr \
+                 WHERE ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype \
+                   AND ao.amoppurpose = 'o' ORDER BY 1) AS ordering_operators, \
+           (SELECT e.extname::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid \
+             WHERE d.classid = 'pg_opclass'::regclass AND d.objid = oc.oid \
+               AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' LIMIT 1) AS extension \
+         FROM pg_opclass oc \
+         JOIN pg_am am ON am.oid = oc.opcmethod \
+         JOIN pg_namespace n ON n.oid = oc.opcnamespace \
+         WHERE am.amname IN ('gin', 'gist') \
+         ORDER BY am.amname, oc.opcname"
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(|e| CollectError::query("reading operator classes", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| OperatorClass {
+            method: r.get("method"),
+            name: r.get("name"),
+            schema: r.get("schema"),
+            input_type: r.get::<_, Option<String>>("input_type").unwrap_or_default(),
+            is_default: r.get("is_default"),
+            operators: r.get("operators"),
+            ordering_operators: r.get("ordering_operators"),
+            extension: r.get("extension"),
+        })
+        .collect())
+}
+
+/// `pg_database.datcollate` of the connected database.
+pub(crate) async fn database_collation(client: &Client) -> Result<Option<String>, CollectError> {
+    let sql = format!(
+        "SELECT {SQL_TAG} datcollate::text FROM pg_database WHERE datname = current_database()"
+    );
+    let row = client
+        .query_opt(&sql, &[])
+        .await
+        .map_err(|e| CollectError::query("reading the database's collation", e))?;
+    Ok(row.map(|r| r.get(0)))
 }

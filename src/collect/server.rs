@@ -172,7 +172,7 @@ pub(crate) async fn extensions(
             &format!(
                 "SELECT {SQL_TAG} name::text, default_version, installed_version \
                  FROM pg_available_extensions \
-                 WHERE name IN ('pg_stat_statements', 'hypopg', 'pg_qualstats') ORDER BY 1"
+                 WHERE name IN ('pg_stat_statements', 'hypopg', 'pg_qualstats', 'pg_trgm') ORDER BY 1"
             ),
             &[],
         )

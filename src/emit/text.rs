@@ -175,6 +175,10 @@ pub fn index_table(
                 (Some(b), Some(a)) if b > 0.0 => {
                     format!("cost {b:.0} -> {a:.0} (-{:.0}%)", (1.0 - a / b) * 100.0)
                 }
+                _ if p.verification.is_some() => format!(
+                    "unverified: hypopg cannot simulate {} (pgadvise verify checks it after deployment)",
+                    p.method.as_str().to_uppercase()
+                ),
                 _ => "unverified".to_string(),
             };
             let _ = writeln!(
@@ -192,6 +196,12 @@ pub fn index_table(
                 },
             );
             let _ = writeln!(out, "       {}", p.ddl);
+            for extension in &p.requires {
+                let _ = writeln!(
+                    out,
+                    "       requires the {extension} extension (not created in this database: CREATE EXTENSION {extension}; is the DBA's call)"
+                );
+            }
         }
     }
     if let Some(v) = verification {

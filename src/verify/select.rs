@@ -1538,10 +1538,11 @@ mod tests {
             key: KeyTarget::Column(c.into()),
             descending: false,
             nulls_reversed: false,
+            opclass: None,
         };
         let index = |table: &str, keys: &[&str], include: &[&str]| IndexProposal {
             table_name: QualifiedName::new("public", table),
-            method: "btree".into(),
+            method: crate::analyze::indexes::AccessMethod::Btree,
             key_specs: keys.iter().map(|k| key(k)).collect(),
             include: include.iter().map(|c| c.to_string()).collect(),
             ..IndexProposal::default()

@@ -75,6 +75,7 @@ mod tests {
             most_common_freqs: vec![],
             histogram_bounds: vec![],
             correlation: None,
+            ..ColumnStats::default()
         });
         let cases = [
             ("SELECT * FROM wide WHERE c0 = $1", true),

@@ -125,6 +125,24 @@ mod tests {
             i.keys[0].opclass = Some("text_pattern_ops".into());
             i
         };
+        let gin = {
+            let mut i = fixture::index("t", "t_a_gin", &["a"]);
+            i.method = "gin".into();
+            i
+        };
+        let gin_path_ops = {
+            let mut i = fixture::index("t", "t_a_gin_path", &["a"]);
+            i.method = "gin".into();
+            i.keys[0].opclass = Some("jsonb_path_ops".into());
+            i.oid = 40;
+            i
+        };
+        let gin_copy = {
+            let mut i = gin.clone();
+            i.name = "t_a_gin_copy".into();
+            i.oid = 2000;
+            i
+        };
         let invalid = {
             let mut i = fixture::index("t", "t_a_invalid", &["a"]);
             i.is_valid = false;
@@ -148,6 +166,14 @@ mod tests {
             ("direction differs", vec![&older, &desc], vec![]),
             ("other table", vec![&older, &other_table], vec![]),
             ("opclass differs", vec![&older, &with_opclass], vec![]),
+            // A GIN and a btree on one column serve different operators.
+            ("method differs", vec![&older, &gin], vec![]),
+            ("GIN classes differ", vec![&gin, &gin_path_ops], vec![]),
+            (
+                "GIN copies",
+                vec![&gin, &gin_copy],
+                vec!["public.t_a_gin_copy"],
+            ),
             ("invalid is not a copy", vec![&older, &invalid], vec![]),
             ("alone", vec![&older], vec![]),
         ];

@@ -3,6 +3,7 @@
 //! a partial `WHERE` from the IS [NOT] NULL / boolean predicates every row of
 //! the statement satisfies.
 
+use super::method::AccessMethod;
 use crate::analyze::queries::{
     AccessRole, IndexKey, NullsOrder, Predicate, PredicateClass, PredicateOp, SortDirection,
     TableAccess,
@@ -21,6 +22,9 @@ pub struct CandidateKey {
     pub descending: bool,
     /// NULLS FIRST when ascending / NULLS LAST when descending: the non-default order.
     pub nulls_reversed: bool,
+    /// The operator class when it is not the default one for the key's type
+    /// (`jsonb_path_ops`, `gin_trgm_ops`, `text_pattern_ops`).
+    pub opclass: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -68,17 +72,27 @@ pub struct AccessIndex {
     /// INCLUDE columns: what else the statement reads, so an index-only scan
     /// needs no heap (see [`covering_form`]).
     pub include: Vec<String>,
+    pub method: AccessMethod,
+    /// BRIN's `pages_per_range` storage parameter, stated explicitly.
+    pub pages_per_range: Option<u32>,
 }
 
 /// The indexes that would serve `access`: one for its ANDed filters, or, when
 /// those give nothing to index, one per branch of an OR (the planner combines
 /// them with a BitmapOr). `table` gives the column list (names that are not
 /// columns are ignored).
-pub fn indexes_for_access(access: &TableAccess, table: &Table) -> Vec<AccessIndex> {
+///
+/// `database_collation` (`pg_database.datcollate`) decides whether a prefix
+/// `LIKE` needs a `*_pattern_ops` class (see [`pattern_opclass`]).
+pub fn indexes_for_access(
+    access: &TableAccess,
+    table: &Table,
+    database_collation: Option<&str>,
+) -> Vec<AccessIndex> {
     if access.role == AccessRole::InsertTarget {
         return Vec::new();
     }
-    if let Some(index) = index_for_filters(access, &access.filters, table) {
+    if let Some(index) = index_for_filters(access, &access.filters, table, database_collation) {
         return vec![index];
     }
     let mut per_branch = Vec::new();
@@ -89,7 +103,7 @@ pub fn indexes_for_access(access: &TableAccess, table: &Table) -> Vec<AccessInde
             .map(|b| {
                 let mut filters = access.filters.clone();
                 filters.extend(b.predicates.iter().cloned());
-                index_for_filters(access, &filters, table)
+                index_for_filters(access, &filters, table, database_collation)
             })
             .collect();
         // A BitmapOr needs every branch indexed; one unindexed branch means a scan anyway.
@@ -105,6 +119,7 @@ fn index_for_filters(
     access: &TableAccess,
     filters: &[Predicate],
     table: &Table,
+    database_collation: Option<&str>,
 ) -> Option<AccessIndex> {
     let is_column = |name: &str| {
         !SYSTEM_COLUMNS.contains(&name) && table.columns.iter().any(|c| c.name == name)
@@ -145,6 +160,7 @@ fn index_for_filters(
             key: target(&p.key),
             descending: false,
             nulls_reversed: false,
+            opclass: None,
         };
         if !keys.iter().any(|k| k.key == key.key) {
             keys.push(key);
@@ -172,6 +188,7 @@ fn index_for_filters(
                 key: t,
                 descending,
                 nulls_reversed: s.nulls != default_nulls,
+                opclass: None,
             });
             roles.push(KeyRole::Sort);
         }
@@ -180,11 +197,18 @@ fn index_for_filters(
         .find(|p| p.class() == PredicateClass::Range && usable(&p.key) && fixed_value(p))
     {
         let t = target(&range.key);
+        let opclass = match (&range.op, &range.key) {
+            (PredicateOp::LikePrefix { .. }, IndexKey::Column(column)) => {
+                pattern_opclass(table, column, database_collation)
+            }
+            _ => None,
+        };
         if !keys.iter().any(|k| k.key == t) {
             keys.push(CandidateKey {
                 key: t,
                 descending: false,
                 nulls_reversed: false,
+                opclass,
             });
             roles.push(KeyRole::Range);
         }
@@ -224,7 +248,41 @@ fn index_for_filters(
         roles,
         predicates,
         include: Vec::new(),
+        method: AccessMethod::Btree,
+        pages_per_range: None,
     })
+}
+
+/// Collations that compare strings byte by byte: under them a plain btree
+/// serves `LIKE 'prefix%'`.
+const BYTEWISE_COLLATIONS: &[&str] = &["C", "POSIX", "ucs_basic"];
+
+/// The operator class a btree needs to serve `column LIKE 'prefix%'`:
+/// `text_pattern_ops` (`varchar_pattern_ops`, `bpchar_pattern_ops`) when the
+/// column's collation (its own, else the database's) does not compare
+/// bytewise; `None` under C/POSIX, and when the collation is not known (an
+/// older snapshot), as before it was read.
+pub fn pattern_opclass(
+    table: &Table,
+    column: &str,
+    database_collation: Option<&str>,
+) -> Option<String> {
+    let column = table.columns.iter().find(|c| c.name == column)?;
+    let collation = column.collation.as_deref().or(database_collation)?;
+    if BYTEWISE_COLLATIONS.contains(&collation) {
+        return None;
+    }
+    let data_type = column.data_type.as_str();
+    let class = if data_type == "text" {
+        "text_pattern_ops"
+    } else if data_type.starts_with("character varying") {
+        "varchar_pattern_ops"
+    } else if data_type.starts_with("character") {
+        "bpchar_pattern_ops"
+    } else {
+        return None;
+    };
+    Some(class.to_string())
 }
 
 /// How selective equality on `key` is: distinct values, or 1 when unknown.
@@ -263,6 +321,7 @@ pub fn index_for_join(
     access: &TableAccess,
     table: &Table,
     columns: &[&str],
+    database_collation: Option<&str>,
 ) -> Option<AccessIndex> {
     let join_key = |column: &str| Predicate {
         key: IndexKey::Column(column.to_string()),
@@ -277,7 +336,7 @@ pub fn index_for_join(
         return None;
     }
     filters.extend(access.filters.iter().cloned());
-    let mut index = index_for_filters(access, &filters, table)?;
+    let mut index = index_for_filters(access, &filters, table, database_collation)?;
     // The join keys first whatever their statistics: the outer row fixes them.
     for (to, column) in columns.iter().enumerate() {
         if let Some(at) = index
@@ -318,10 +377,13 @@ pub fn narrower_forms(index: &AccessIndex) -> Vec<AccessIndex> {
                 key: index.keys[at].key.clone(),
                 descending: false,
                 nulls_reversed: false,
+                opclass: None,
             }],
             roles: vec![KeyRole::Equality],
             predicates: Vec::new(),
             include: Vec::new(),
+            method: index.method,
+            pages_per_range: index.pages_per_range,
         };
         if single.keys != index.keys || !index.predicates.is_empty() {
             forms.push(single);
@@ -334,6 +396,8 @@ pub fn narrower_forms(index: &AccessIndex) -> Vec<AccessIndex> {
             roles: index.roles[..2].to_vec(),
             predicates: index.predicates.clone(),
             include: Vec::new(),
+            method: index.method,
+            pages_per_range: index.pages_per_range,
         });
     }
     forms
@@ -486,7 +550,9 @@ mod covering_tests {
         let shape = analyze_statement(sql, &catalog).expect("analyzable");
         let access = &shape.accesses[0];
         let table = orders(relallvisible);
-        let index = indexes_for_access(access, &table).pop().expect("an index");
+        let index = indexes_for_access(access, &table, None)
+            .pop()
+            .expect("an index");
         covering_form(&index, access, &table).map(|f| f.include)
     }
 

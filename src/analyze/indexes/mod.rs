@@ -6,7 +6,10 @@
 //! planner uses and that pay.
 
 pub mod candidate;
+pub mod method;
+pub mod operator_class;
 pub mod render;
+mod search;
 pub mod serve;
 pub mod size;
 pub mod space;
@@ -15,6 +18,7 @@ use crate::analyze::workload::Workload;
 pub use crate::analyze::workload::{HotStatements, HotThreshold};
 use crate::snapshot::{QualifiedName, Snapshot, Statement, Table};
 use candidate::{indexes_for_access, AccessIndex, CandidateKey, KeyRole, PartialPredicate};
+pub use method::AccessMethod;
 use serde::Serialize;
 use serve::{serves, IndexForm};
 
@@ -50,11 +54,19 @@ pub struct IndexProposal {
     pub include: Vec<String>,
     #[serde(rename = "where")]
     pub predicate: Option<String>,
-    pub method: String,
+    pub method: AccessMethod,
     pub name: String,
     pub ddl: String,
     /// hypopg confirmed the planner uses it and it pays.
     pub verified: bool,
+    /// Why the proposal could not be verified with hypothetical indexes
+    /// (hypopg cannot build GIN or GiST), with the evidence pgadvise has
+    /// instead; `pgadvise verify` checks it after deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
+    /// Extensions the index needs that the database does not have (`pg_trgm`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     pub cost_before: Option<f64>,
     pub cost_after: Option<f64>,
     pub estimated_size_bytes: i64,
@@ -102,6 +114,9 @@ pub struct IndexProposal {
     /// The definition after the table: `USING btree (...) [INCLUDE (...)] [WHERE ...]`.
     #[serde(skip)]
     pub definition_tail: String,
+    /// BRIN's pages_per_range, stated in the definition.
+    #[serde(skip)]
+    pub pages_per_range: Option<u32>,
     /// Per statement, what verification saw the planner do with the index.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<ExpectedPlan>,
@@ -173,7 +188,9 @@ pub fn propose(
             let Some(table) = table_of(&access.table) else {
                 continue;
             };
-            for mut index in indexes_for_access(access, table) {
+            for mut index in
+                indexes_for_access(access, table, snapshot.database_collation.as_deref())
+            {
                 index.predicates.retain(|p| {
                     size::predicate_fraction(table, p).is_none_or(|f| f <= PARTIAL_MAX_FRACTION)
                 });
@@ -216,6 +233,7 @@ pub fn propose(
         taken.push(name.clone());
         advice.proposals.push(proposal(table, &m, name, queryids));
     }
+    search::propose(snapshot, &hot_statements, tables, &mut taken, &mut advice);
     advice.proposals.sort_by(|a, b| {
         b.workload_time_ms
             .partial_cmp(&a.workload_time_ms)
@@ -276,7 +294,10 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         columns: keys.iter().map(render::key_label).collect(),
         include: include.clone(),
         predicate: render::predicate_sql(predicates),
-        method: "btree".to_string(),
+        method: AccessMethod::Btree,
+        verification: None,
+        requires: Vec::new(),
+        pages_per_range: None,
         ddl: render::create_index_sql(&name, &m.index.table, keys, include, predicates),
         hypothetical_sql: render::hypothetical_index_sql(&m.index.table, keys, include, predicates),
         hypothetical_full_sql: (!predicates.is_empty())

@@ -2,6 +2,7 @@
 //! with every identifier quoted exactly where PostgreSQL needs it.
 
 use super::candidate::{CandidateKey, KeyTarget, PartialPredicate};
+use super::method::AccessMethod;
 use crate::ident;
 use crate::snapshot::QualifiedName;
 
@@ -14,6 +15,10 @@ pub fn key_sql(key: &CandidateKey) -> String {
         KeyTarget::Column(c) => ident::quote(c),
         KeyTarget::Expression(sql) => format!("({sql})"),
     };
+    if let Some(opclass) = &key.opclass {
+        text.push(' ');
+        text.push_str(&ident::quote(opclass));
+    }
     if key.descending {
         text.push_str(" DESC");
     }
@@ -34,6 +39,10 @@ pub fn key_label(key: &CandidateKey) -> String {
         KeyTarget::Column(c) => c.clone(),
         KeyTarget::Expression(sql) => sql.clone(),
     };
+    if let Some(opclass) = &key.opclass {
+        text.push(' ');
+        text.push_str(opclass);
+    }
     if key.descending {
         text.push_str(" DESC");
     }
@@ -72,12 +81,27 @@ pub fn index_name(
     predicates: &[PartialPredicate],
     taken: &dyn Fn(&str) -> bool,
 ) -> String {
+    index_name_using(AccessMethod::Btree, table, keys, predicates, taken)
+}
+
+/// [`index_name`] for any method: other methods than btree add their name
+/// (`products_specs_gin_idx`), so a GIN and a btree on one column differ.
+pub fn index_name_using(
+    method: AccessMethod,
+    table: &QualifiedName,
+    keys: &[CandidateKey],
+    predicates: &[PartialPredicate],
+    taken: &dyn Fn(&str) -> bool,
+) -> String {
     let mut parts = vec![slug(&table.name)];
     for k in keys {
         parts.push(match &k.key {
             KeyTarget::Column(c) => slug(c),
             KeyTarget::Expression(sql) => slug(sql),
         });
+    }
+    if method != AccessMethod::Btree {
+        parts.push(method.as_str().to_string());
     }
     for p in predicates {
         let (column, what) = match p {
@@ -128,6 +152,33 @@ pub(crate) fn slug(text: &str) -> String {
     out.trim_matches('_').to_string()
 }
 
+/// How an index stores its keys: the access method and its storage parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Storage {
+    pub method: AccessMethod,
+    /// BRIN's `pages_per_range`, written as `WITH (pages_per_range = n)`.
+    pub pages_per_range: Option<u32>,
+}
+
+impl Storage {
+    pub fn btree() -> Storage {
+        Storage::default()
+    }
+
+    pub fn of(method: AccessMethod) -> Storage {
+        Storage {
+            method,
+            pages_per_range: None,
+        }
+    }
+
+    /// `WITH (pages_per_range = 32)`, or nothing.
+    pub fn with_clause(&self) -> Option<String> {
+        self.pages_per_range
+            .map(|n| format!("WITH (pages_per_range = {n})"))
+    }
+}
+
 /// The migration statement: concurrent, idempotent, explicit method.
 pub fn create_index_sql(
     name: &str,
@@ -136,10 +187,22 @@ pub fn create_index_sql(
     include: &[String],
     predicates: &[PartialPredicate],
 ) -> String {
+    create_index_sql_using(Storage::btree(), name, table, keys, include, predicates)
+}
+
+/// [`create_index_sql`] for any method.
+pub fn create_index_sql_using(
+    storage: Storage,
+    name: &str,
+    table: &QualifiedName,
+    keys: &[CandidateKey],
+    include: &[String],
+    predicates: &[PartialPredicate],
+) -> String {
     format!(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {}",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {table} {}",
         ident::quote(name),
-        body_sql(table, keys, include, predicates)
+        definition_tail_using(storage, keys, include, predicates)
     )
 }
 
@@ -150,19 +213,21 @@ pub fn hypothetical_index_sql(
     include: &[String],
     predicates: &[PartialPredicate],
 ) -> String {
-    format!(
-        "CREATE INDEX ON {}",
-        body_sql(table, keys, include, predicates)
-    )
+    hypothetical_index_sql_using(Storage::btree(), table, keys, include, predicates)
 }
 
-fn body_sql(
+/// [`hypothetical_index_sql`] for any method.
+pub fn hypothetical_index_sql_using(
+    storage: Storage,
     table: &QualifiedName,
     keys: &[CandidateKey],
     include: &[String],
     predicates: &[PartialPredicate],
 ) -> String {
-    format!("{table} {}", definition_tail(keys, include, predicates))
+    format!(
+        "CREATE INDEX ON {table} {}",
+        definition_tail_using(storage, keys, include, predicates)
+    )
 }
 
 /// What follows the table in the definition: `USING btree (...)`, INCLUDE, WHERE.
@@ -171,13 +236,29 @@ pub fn definition_tail(
     include: &[String],
     predicates: &[PartialPredicate],
 ) -> String {
+    definition_tail_using(Storage::btree(), keys, include, predicates)
+}
+
+/// [`definition_tail`] for any method: `USING gin (specs jsonb_path_ops)`,
+/// `USING brin (created_at) WITH (pages_per_range = 32)`.
+pub fn definition_tail_using(
+    storage: Storage,
+    keys: &[CandidateKey],
+    include: &[String],
+    predicates: &[PartialPredicate],
+) -> String {
     let mut sql = format!(
-        "USING btree ({})",
+        "USING {} ({})",
+        storage.method,
         keys.iter().map(key_sql).collect::<Vec<_>>().join(", ")
     );
     if !include.is_empty() {
         let cols: Vec<String> = include.iter().map(|c| ident::quote(c)).collect();
         sql.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+    }
+    if let Some(with) = storage.with_clause() {
+        sql.push(' ');
+        sql.push_str(&with);
     }
     if let Some(pred) = predicate_sql(predicates) {
         sql.push_str(&format!(" WHERE {pred}"));
@@ -194,6 +275,7 @@ mod tests {
             key: KeyTarget::Column(name.into()),
             descending,
             nulls_reversed: false,
+            opclass: None,
         }
     }
 
@@ -261,6 +343,7 @@ mod tests {
             key: KeyTarget::Expression("lower(email)".into()),
             descending: false,
             nulls_reversed: false,
+            opclass: None,
         };
         assert_eq!(key_sql(&e), "(lower(email))");
         assert_eq!(key_label(&e), "lower(email)");

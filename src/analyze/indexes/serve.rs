@@ -34,6 +34,7 @@ impl IndexForm {
                     key,
                     descending: k.descending,
                     nulls_reversed: k.nulls_first != k.descending,
+                    opclass: k.opclass.clone(),
                 }
             })
             .collect();
@@ -101,11 +102,14 @@ pub fn serves(
         return false;
     }
     let rest_have = &rest_have[..rest_wanted.len()];
+    // Past the equalities the order matters, and an operator class decides
+    // the order (`text_pattern_ops` sorts bytewise): the classes must agree.
+    let same_order = |w: &CandidateKey, h: &CandidateKey| w.key == h.key && w.opclass == h.opclass;
     let all_same = rest_wanted.iter().zip(rest_have).all(|(w, h)| {
-        w.key == h.key && w.descending == h.descending && w.nulls_reversed == h.nulls_reversed
+        same_order(w, h) && w.descending == h.descending && w.nulls_reversed == h.nulls_reversed
     });
     let all_reversed = rest_wanted.iter().zip(rest_have).all(|(w, h)| {
-        w.key == h.key && w.descending != h.descending && w.nulls_reversed == h.nulls_reversed
+        same_order(w, h) && w.descending != h.descending && w.nulls_reversed == h.nulls_reversed
     });
     // A range key reads either way; sort keys need one consistent direction.
     let ranges_match = rest_wanted
@@ -113,7 +117,7 @@ pub fn serves(
         .zip(rest_have)
         .zip(roles.iter().skip(equality))
         .all(|((w, h), role)| {
-            w.key == h.key && (*role == KeyRole::Range || all_same || all_reversed)
+            same_order(w, h) && (*role == KeyRole::Range || all_same || all_reversed)
         });
     ranges_match
 }
@@ -127,6 +131,7 @@ mod tests {
             key: KeyTarget::Column(name.into()),
             descending,
             nulls_reversed: false,
+            opclass: None,
         }
     }
 

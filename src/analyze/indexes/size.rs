@@ -136,6 +136,7 @@ mod tests {
             key: KeyTarget::Column(c.into()),
             descending: false,
             nulls_reversed: false,
+            opclass: None,
         };
         let full = estimate_bytes(&t, &[key("created_at")], &[], 100_000.0);
         let partial = estimate_bytes(&t, &[key("created_at")], &[], 200.0);

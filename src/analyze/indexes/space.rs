@@ -137,7 +137,8 @@ impl<'a> Builder<'a> {
                 access_best.push(None);
                 continue;
             };
-            let mut indexes = indexes_for_access(access, table);
+            let mut indexes =
+                indexes_for_access(access, table, snapshot.database_collation.as_deref());
             for index in &mut indexes {
                 index.predicates.retain(|p| {
                     size::predicate_fraction(table, p).is_none_or(|f| f <= PARTIAL_MAX_FRACTION)
@@ -192,7 +193,12 @@ impl<'a> Builder<'a> {
                         IndexKey::Expression { .. } => None,
                     })
                     .collect();
-                let Some(index) = index_for_join(access, table, &columns) else {
+                let Some(index) = index_for_join(
+                    access,
+                    table,
+                    &columns,
+                    snapshot.database_collation.as_deref(),
+                ) else {
                     continue;
                 };
                 if let Some(inner) = self.add(&index, statement) {

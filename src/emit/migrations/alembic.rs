@@ -50,11 +50,28 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
 fn statement(step: &Step) -> String {
     match step {
         Step::CreateIndex(d) if !d.only => {
-            let keys: Vec<String> = d
-                .keys_sql
+            // Operator classes on plain columns go in postgresql_ops, keyed by
+            // the column name; otherwise each key is SQL text with its class.
+            let plain: Option<Vec<&str>> = d
+                .keys
                 .iter()
-                .map(|k| format!("sa.text({})", py_str(k)))
+                .map(|k| match k {
+                    Some((column, false)) => Some(column.as_str()),
+                    _ => None,
+                })
                 .collect();
+            let ops_by_column = match plain {
+                Some(columns) if d.has_opclass() => Some(columns),
+                _ => None,
+            };
+            let keys: Vec<String> = match &ops_by_column {
+                Some(columns) => columns.iter().map(|c| py_str(c)).collect(),
+                None => d
+                    .keys_sql
+                    .iter()
+                    .map(|k| format!("sa.text({})", py_str(k)))
+                    .collect(),
+            };
             let mut args = vec![
                 py_str(&d.name),
                 py_str(&d.table.name),
@@ -71,6 +88,21 @@ fn statement(step: &Step) -> String {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
+            }
+            if let Some(columns) = &ops_by_column {
+                let ops: Vec<String> = columns
+                    .iter()
+                    .zip(&d.opclasses)
+                    .filter_map(|(column, class)| {
+                        class
+                            .as_ref()
+                            .map(|class| format!("{}: {}", py_str(column), py_str(class)))
+                    })
+                    .collect();
+                args.push(format!("postgresql_ops={{{}}}", ops.join(", ")));
+            }
+            if let Some(n) = d.pages_per_range {
+                args.push(format!("postgresql_with={{\"pages_per_range\": {n}}}"));
             }
             if let Some(p) = &d.predicate_sql {
                 args.push(format!("postgresql_where=sa.text({})", py_str(p)));

@@ -13,6 +13,13 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
             .to_string(),
     );
     let mut out = super::hash_comments(&header);
+    let classes = index_classes(migration);
+    if !classes.is_empty() {
+        out.push_str(&format!(
+            "from django.contrib.postgres.indexes import {}\n",
+            classes.join(", ")
+        ));
+    }
     out.push_str(
         "from django.contrib.postgres.operations import AddIndexConcurrently\n\
          from django.db import migrations, models\n\n\n\
@@ -61,11 +68,7 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
 
 fn operation(step: &Step, reverse: &[Step]) -> String {
     let structured = match step {
-        Step::CreateIndex(d)
-            if d.concurrently && d.keys.iter().all(Option::is_some) && d.include.is_empty() =>
-        {
-            Some(d)
-        }
+        Step::CreateIndex(d) if describable(d) => Some(d),
         _ => None,
     };
     let reverse_is_the_drop = matches!(
@@ -100,9 +103,21 @@ fn operation(step: &Step, reverse: &[Step]) -> String {
                     .collect();
                 args.push(format!("condition=models.Q({})", conds.join(", ")));
             }
+            if d.has_opclass() {
+                let classes: Vec<String> = d
+                    .opclasses
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_default())
+                    .collect();
+                args.push(format!("opclasses={}", py_list(&classes)));
+            }
+            if let Some(n) = d.pages_per_range {
+                args.push(format!("pages_per_range={n}"));
+            }
             format!(
-                "        AddIndexConcurrently(\n            model_name={},\n            index=models.Index({}),\n        ),\n",
+                "        AddIndexConcurrently(\n            model_name={},\n            index={}({}),\n        ),\n",
                 py_str(&d.table.name.to_lowercase()),
+                index_class(&d.method),
                 args.join(", ")
             )
         }
@@ -119,6 +134,39 @@ fn operation(step: &Step, reverse: &[Step]) -> String {
             )
         }
     }
+}
+
+/// Whether Django's index classes can describe it: a concurrent build of
+/// plain columns without INCLUDE (anything else is `RunSQL`).
+fn describable(d: &super::IndexDefinition) -> bool {
+    d.concurrently && d.keys.iter().all(Option::is_some) && d.include.is_empty()
+}
+
+/// The Django index class for an access method: `models.Index` for btree,
+/// `django.contrib.postgres.indexes`' own for the others.
+fn index_class(method: &str) -> &'static str {
+    match method {
+        "gin" => "GinIndex",
+        "gist" => "GistIndex",
+        "brin" => "BrinIndex",
+        _ => "models.Index",
+    }
+}
+
+/// The postgres index classes the migration's structured steps use, for the import.
+fn index_classes(migration: &Migration) -> Vec<&'static str> {
+    let mut classes: Vec<&'static str> = migration
+        .up
+        .iter()
+        .filter_map(|step| match step {
+            Step::CreateIndex(d) if describable(d) => Some(index_class(&d.method)),
+            _ => None,
+        })
+        .filter(|c| !c.starts_with("models."))
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes
 }
 
 /// A double-quoted Python string.

@@ -79,7 +79,7 @@ pub fn index_migration(
         table: on.clone(),
         only,
         concurrently: !only,
-        method: proposal.method.clone(),
+        method: proposal.method.to_string(),
         keys_sql: proposal.key_specs.iter().map(key_sql).collect(),
         keys: proposal
             .key_specs
@@ -90,6 +90,12 @@ pub fn index_migration(
             })
             .collect(),
         include: proposal.include.clone(),
+        opclasses: proposal
+            .key_specs
+            .iter()
+            .map(|k| k.opclass.clone())
+            .collect(),
+        pages_per_range: proposal.pages_per_range,
         predicate_sql: proposal.predicate.clone(),
         predicate: proposal
             .partial
@@ -269,8 +275,17 @@ fn header(
                 .map(|ms| format!("; about {} of statement time saved", millis(ms)))
                 .unwrap_or_default()
         )),
-        _ => lines
-            .push("Not verified with hypopg (--no-verify or no hypopg): cost unknown.".to_string()),
+        _ => match &p.verification {
+            Some(why) => lines.push(format!("Not verified before deployment: {why}.")),
+            None => lines.push(
+                "Not verified with hypopg (--no-verify or no hypopg): cost unknown.".to_string(),
+            ),
+        },
+    }
+    for extension in &p.requires {
+        lines.push(format!(
+            "Requires the {extension} extension, which this database does not have: a DBA must              run CREATE EXTENSION {extension}; before this migration (pgadvise never creates              extensions), or the build fails with \"operator class does not exist\"."
+        ));
     }
     let mut size = format!("Estimated size: {}", bytes(p.estimated_size_bytes));
     if p.predicate.is_some() && p.full_index_size_bytes > 0 {

@@ -19,6 +19,11 @@ pub struct IndexDefinition {
     /// `None` for an expression or a non-default NULLS order.
     pub keys: Vec<Option<(String, bool)>>,
     pub include: Vec<String>,
+    /// Per key, its operator class when not the type's default
+    /// (`jsonb_path_ops`); `keys_sql` already names it.
+    pub opclasses: Vec<Option<String>>,
+    /// BRIN's `pages_per_range` (`WITH (pages_per_range = n)`).
+    pub pages_per_range: Option<u32>,
     /// The partial predicate as SQL.
     pub predicate_sql: Option<String>,
     /// The predicate as conjuncts a framework can express (column, test).
@@ -41,6 +46,11 @@ pub struct PredicateTest {
 }
 
 impl IndexDefinition {
+    /// Whether any key names an operator class.
+    pub fn has_opclass(&self) -> bool {
+        self.opclasses.iter().any(Option::is_some)
+    }
+
     /// The CREATE INDEX statement, idempotent.
     pub fn sql(&self) -> String {
         let mut sql = format!(
@@ -59,6 +69,9 @@ impl IndexDefinition {
         if !self.include.is_empty() {
             let cols: Vec<String> = self.include.iter().map(|c| ident::quote(c)).collect();
             sql.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+        }
+        if let Some(n) = self.pages_per_range {
+            sql.push_str(&format!(" WITH (pages_per_range = {n})"));
         }
         if let Some(p) = &self.predicate_sql {
             sql.push_str(&format!(" WHERE {p}"));

@@ -40,7 +40,7 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
 fn statement(step: &Step) -> String {
     match step {
         // ON ONLY has no add_index option: plain SQL.
-        Step::CreateIndex(d) if !d.only => {
+        Step::CreateIndex(d) if !d.only && d.pages_per_range.is_none() => {
             let plain: Option<Vec<&str>> = d
                 .keys
                 .iter()
@@ -51,7 +51,9 @@ fn statement(step: &Step) -> String {
                     _ => None,
                 })
                 .collect();
-            // A string with anything but a column name is used verbatim as the key list.
+            // A string with anything but a column name is used verbatim as the
+            // key list (operator classes written in it).
+            let named_columns = plain.is_some();
             let columns = match plain {
                 Some(cols) if cols.len() == 1 => ruby_str(cols[0]),
                 Some(cols) => format!(
@@ -69,6 +71,20 @@ fn statement(step: &Step) -> String {
                 format!("name: {}", ruby_str(&d.name)),
                 format!("using: {}", ruby_str(&d.method)),
             ];
+            if named_columns && d.has_opclass() {
+                let classes: Vec<String> = d
+                    .keys
+                    .iter()
+                    .zip(&d.opclasses)
+                    .filter_map(|(k, class)| match (k, class) {
+                        (Some((column, _)), Some(class)) => {
+                            Some(format!("{}: {}", ruby_str(column), ruby_str(class)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                args.push(format!("opclass: {{ {} }}", classes.join(", ")));
+            }
             if !d.include.is_empty() {
                 args.push(format!(
                     "include: [{}]",

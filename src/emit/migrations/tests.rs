@@ -75,6 +75,8 @@ fn sample_migration(index: &str) -> Migration {
             keys_sql: vec!["a".to_string()],
             keys: vec![Some(("a".to_string(), false))],
             include: vec![],
+            opclasses: vec![None],
+            pages_per_range: None,
             predicate_sql: None,
             predicate: vec![],
         })],
