@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod fleet;
+pub mod chart;
 pub mod github;
 pub mod html;
 pub mod migrations;
 pub mod pr_body;
 pub mod report;
+pub mod report_charts;
 pub mod sarif;
 pub mod text;
 
