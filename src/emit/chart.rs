@@ -567,7 +567,7 @@ pub fn time_chart(chart: &TimeChart) -> Figure {
             let series = &chart.series[s];
             let _ = write!(
                 body,
-                r#"<rect class="bar" x="{x:.2}" y="{y:.2}" width="{:.2}" height="{h:.2}" fill="{}" data-series="{}" data-value="{}" data-full="{}"><title>{}: {}</title></rect>"#,
+                r#"<rect class="bar" x="{x:.2}" y="{y:.2}" width="{:.2}" height="{h:.2}" fill="{}" shape-rendering="crispEdges" data-series="{}" data-value="{}" data-full="{}"><title>{}: {}</title></rect>"#,
                 column_width.max(0.5),
                 series.tone.colour(),
                 escape(&series.label),
