@@ -983,11 +983,14 @@ mod tests {
             (0, 10, vec![]),
             (3, 10, vec![0..1, 1..2, 2..3]),
             (10, 4, vec![0..2, 2..5, 5..7, 7..10]),
-            (5, 0, vec![0..5]),
+            (6, 2, vec![0..3, 3..6]),
         ];
         for (len, max, expected) in cases {
             assert_eq!(buckets(len, max), expected, "{len} {max}");
         }
+        // No room at all still gives one column of everything.
+        let one = buckets(5, 0);
+        assert_eq!((one.len(), one[0].clone()), (1, 0..5));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn findings(report: &ScanReport) -> Figure {
 /// Per proposed index, the time its statements took and the time it saves,
 /// both against the workload's total time.
 pub fn time_saved(report: &ScanReport, workload_ms: f64) -> Option<Figure> {
-    if report.indexes.is_empty() || !(workload_ms > 0.0) {
+    if report.indexes.is_empty() || workload_ms.is_nan() || workload_ms <= 0.0 {
         return None;
     }
     let groups = report

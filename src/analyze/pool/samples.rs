@@ -54,8 +54,11 @@ pub(crate) fn active(window: &PoolWindow) -> Vec<u32> {
     per_sample(window, |c| is_active(&c.state))
 }
 
+/// A state's label and the test that puts a session in it.
+type StateBucket = (&'static str, fn(&str) -> bool);
+
 /// The states the report draws over the window, in drawing order.
-pub(crate) const DRAWN_STATES: [(&str, fn(&str) -> bool); 3] = [
+pub(crate) const DRAWN_STATES: [StateBucket; 3] = [
     ("active", is_active),
     ("idle", is_idle),
     ("idle in transaction", is_idle_in_transaction),
