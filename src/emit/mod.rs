@@ -2,8 +2,8 @@
 //! half-way: files are written to a temporary name and renamed into place.
 
 pub mod audit;
-pub mod fleet;
 pub mod chart;
+pub mod fleet;
 pub mod github;
 pub mod html;
 pub mod migrations;
