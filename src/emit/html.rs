@@ -5,6 +5,7 @@
 //! formatted here, so the page and the text output say the same thing.
 
 use super::report::ScanReport;
+use super::report_charts::{charts, ReportCharts};
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::ServedByExisting;
 use crate::analyze::pool::{PoolVerdict, TimeCategory};
@@ -47,6 +48,7 @@ pub struct ReportView {
     pub drops: Vec<DropView>,
     pub pool: Option<PoolView>,
     pub findings: Vec<FindingView>,
+    pub charts: ReportCharts,
 }
 
 /// An index the health rules would drop (or rebuild), with both directions
@@ -297,6 +299,7 @@ pub fn view(
         drops: report.drops.iter().map(drop_view).collect(),
         pool: pool.map(pool_view),
         findings: findings.into_iter().map(finding_view).collect(),
+        charts: charts(snapshot, report, pool, workload_ms),
     }
 }
 

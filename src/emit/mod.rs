@@ -2,6 +2,7 @@
 //! half-way: files are written to a temporary name and renamed into place.
 
 pub mod audit;
+pub mod chart;
 pub mod diff;
 pub mod fleet;
 pub mod github;
@@ -9,6 +10,7 @@ pub mod html;
 pub mod migrations;
 pub mod pr_body;
 pub mod report;
+pub mod report_charts;
 pub mod sarif;
 pub mod text;
 

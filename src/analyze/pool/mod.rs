@@ -39,6 +39,7 @@ pub use model::{
     ApplicationVerdict, CoresSource, Declared, DeclaredPool, Library, Limit, Load, Observed,
     PoolOptions, PoolVerdict, Spread, TimeCategory, TimeShares,
 };
+pub use samples::sessions_by_state;
 pub use sizing::{acquire_timeout_seconds, is_closed_loop, limit_of, recommend};
 
 use super::finding::Finding;

@@ -54,6 +54,25 @@ pub(crate) fn active(window: &PoolWindow) -> Vec<u32> {
     per_sample(window, |c| is_active(&c.state))
 }
 
+/// A state's label and the test that puts a session in it.
+type StateBucket = (&'static str, fn(&str) -> bool);
+
+/// The states the report draws over the window, in drawing order.
+pub(crate) const DRAWN_STATES: [StateBucket; 3] = [
+    ("active", is_active),
+    ("idle", is_idle),
+    ("idle in transaction", is_idle_in_transaction),
+];
+
+/// Per sample, the sessions of every application in this database in each of
+/// [`DRAWN_STATES`]: (label, count per sample).
+pub fn sessions_by_state(window: &PoolWindow) -> Vec<(&'static str, Vec<u32>)> {
+    DRAWN_STATES
+        .iter()
+        .map(|(label, bucket)| (*label, per_sample(window, |c| bucket(&c.state))))
+        .collect()
+}
+
 /// Active sessions of every application summed over the samples.
 pub(crate) fn active_session_samples(window: &PoolWindow) -> u64 {
     window
