@@ -9,6 +9,7 @@
 
 use super::{statement_finding, Context, FindingText, HotStatement};
 use crate::analyze::finding::{Finding, Severity};
+use crate::analyze::indexes::candidate::KeyTarget;
 use crate::analyze::indexes::serve::normalize_sql;
 use crate::analyze::queries::{IndexKey, PredicateOp, TableAccess};
 use crate::analyze::rule::RuleId;
@@ -62,11 +63,29 @@ pub fn check(context: &Context, hot: &HotStatement) -> Vec<Finding> {
             } else {
                 "CREATE EXTENSION IF NOT EXISTS pg_trgm; ".to_string()
             };
-            let ddl = format!(
-                "{extension}CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING gin ({key_sql} gin_trgm_ops);",
-                quote(&format!("{}_{name_part}_trgm_idx", access.table.name)),
-                access.table
-            );
+            // The advisor's own trigram proposal for this key, when it made
+            // one: the fix names that index, so applying both never builds two.
+            let proposed = context.proposals.iter().find(|proposal| {
+                proposal.table_name == access.table
+                    && proposal.key_specs.first().is_some_and(|k| {
+                        k.opclass.as_deref().is_some_and(|o| o.contains("trgm"))
+                            && match (&k.key, &p.key) {
+                                (KeyTarget::Column(a), IndexKey::Column(b)) => a == b,
+                                (KeyTarget::Expression(a), IndexKey::Expression { sql, .. }) => {
+                                    normalize_sql(a) == normalize_sql(sql)
+                                }
+                                _ => false,
+                            }
+                    })
+            });
+            let ddl = match proposed {
+                Some(proposal) => format!("{extension}{};", proposal.ddl),
+                None => format!(
+                    "{extension}CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING gin ({key_sql} gin_trgm_ops);",
+                    quote(&format!("{}_{name_part}_trgm_idx", access.table.name)),
+                    access.table
+                ),
+            };
             findings.push(statement_finding(
                 RULE,
                 Severity::Medium,
@@ -144,5 +163,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_fix_is_the_advisors_own_trigram_proposal_when_there_is_one() {
+        let findings = crate::analyze::antipatterns::testing::run_advised(
+            check,
+            vec![fixture::table(
+                "users",
+                100_000.0,
+                &["id", "name:text", "email:text"],
+            )],
+            vec![],
+            "SELECT id FROM users WHERE name ILIKE $1",
+            true,
+        );
+        let fix = findings
+            .first()
+            .and_then(|f| f.fix.clone())
+            .expect("a finding with a fix");
+        // The proposal's DDL (its name and all), not a second index of its own.
+        assert!(
+            fix.contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_gin_idx ON public.users USING gin (name gin_trgm_ops)"),
+            "{fix}"
+        );
+        assert!(!fix.contains("users_name_trgm_idx"), "{fix}");
     }
 }

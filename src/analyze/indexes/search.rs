@@ -287,13 +287,22 @@ fn verification(
     } else {
         0.0
     };
+    // Statements given with --query or --queries-file carry no time.
+    let timing = if total_ms > 0.0 {
+        format!(
+            "the statements took {} over {calls} call(s) (mean {})",
+            millis(total_ms),
+            millis(mean_ms)
+        )
+    } else {
+        "no execution time is recorded for the statements (given with --query or \
+         --queries-file, or too fast to measure)"
+            .to_string()
+    };
     let mut parts = vec![format!(
         "hypopg cannot simulate {} indexes, so no plan was made with it; evidence instead: \
-         the statements took {} over {calls} call(s) (mean {}); {} holds {:.0} rows in {}; \
-         the index is estimated at {}",
+         {timing}; {} holds {:.0} rows in {}; the index is estimated at {}",
         method.as_str().to_uppercase(),
-        millis(total_ms),
-        millis(mean_ms),
         QualifiedName::new(&table.schema, &table.name),
         table.reltuples.max(0.0),
         bytes(table.size_bytes),
