@@ -608,7 +608,12 @@ async fn verify_live(
     advice.proposals = simulated;
     if advice.proposals.is_empty() {
         let _ = whatif.close().await;
-        advice.proposals = unsimulated;
+        advice.proposals = within_budget(
+            unsimulated,
+            settings.advisor.budget_bytes,
+            &advice.proposals,
+            diagnostics,
+        );
         return Ok(None);
     }
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
@@ -654,6 +659,12 @@ async fn verify_live(
                 .collect();
             advice.proposals = chosen;
             advice.proposals.extend(unverified);
+            let unsimulated = within_budget(
+                unsimulated,
+                settings.advisor.budget_bytes,
+                &advice.proposals,
+                diagnostics,
+            );
             advice.proposals.extend(unsimulated);
             Ok(Some(report))
         }
@@ -665,6 +676,47 @@ async fn verify_live(
             Ok(None)
         }
     }
+}
+
+/// The unverified proposals (GIN, GiST: hypopg cannot size them) that fit in
+/// what `--budget` leaves after `kept`, by their estimated size, in their order
+/// (most workload time first); the rest are left out with a warning.
+fn within_budget(
+    unsimulated: Vec<IndexProposal>,
+    budget: Option<i64>,
+    kept: &[IndexProposal],
+    diagnostics: &Diagnostics,
+) -> Vec<IndexProposal> {
+    let (fitting, over) = split_by_budget(unsimulated, budget, kept);
+    if !over.is_empty() {
+        let bytes: i64 = over.iter().map(|p| p.estimated_size_bytes).sum();
+        diagnostics.warn(&format!(
+            "{} unverified index proposal(s) (~{} estimated, first: {}) left out: they do not fit \
+             in --budget after the other proposals",
+            over.len(),
+            crate::format::bytes(bytes),
+            over[0].ddl
+        ));
+    }
+    fitting
+}
+
+fn split_by_budget(
+    proposals: Vec<IndexProposal>,
+    budget: Option<i64>,
+    kept: &[IndexProposal],
+) -> (Vec<IndexProposal>, Vec<IndexProposal>) {
+    let Some(budget) = budget else {
+        return (proposals, Vec::new());
+    };
+    let mut room = budget - kept.iter().map(|p| p.estimated_size_bytes).sum::<i64>();
+    proposals.into_iter().partition(|p| {
+        let fits = p.estimated_size_bytes <= room;
+        if fits {
+            room -= p.estimated_size_bytes;
+        }
+        fits
+    })
 }
 
 /// Why a scan has no advice: no statement was a query on a table that is hot
@@ -807,6 +859,30 @@ pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), RunError> 
 mod tests {
     use super::*;
     use crate::analyze::health::fixture;
+
+    #[test]
+    fn unverified_proposals_are_charged_against_the_budget_in_their_order() {
+        let sized = |name: &str, bytes: i64| IndexProposal {
+            name: name.to_string(),
+            estimated_size_bytes: bytes,
+            ..IndexProposal::default()
+        };
+        let names = |v: &[IndexProposal]| v.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        let kept = [sized("btree", 600)];
+        let cases: [(Option<i64>, Vec<&str>, Vec<&str>); 5] = [
+            (None, vec!["a", "b", "c"], vec![]),
+            (Some(1000), vec!["a", "c"], vec!["b"]),
+            (Some(700), vec!["c"], vec!["a", "b"]),
+            (Some(650), vec![], vec!["a", "b", "c"]),
+            (Some(2000), vec!["a", "b", "c"], vec![]),
+        ];
+        for (budget, fitting, over) in cases {
+            let unsimulated = vec![sized("a", 300), sized("b", 200), sized("c", 100)];
+            let (f, o) = split_by_budget(unsimulated, budget, &kept);
+            assert_eq!(names(&f), fitting, "{budget:?}");
+            assert_eq!(names(&o), over, "{budget:?}");
+        }
+    }
 
     #[test]
     fn nothing_to_analyze_names_the_real_reasons() {
