@@ -231,6 +231,10 @@ fn every_documented_command_parses() {
             "docs/ci/github-weekly-diff.yml",
             "diff --quiet previous/snapshot.json",
         ),
+        (
+            "docs/ci/github-nightly-fleet.yml",
+            "audit --targets .pgadvise/fleet.txt --jobs 4",
+        ),
         ("README.md", "diff before.json after.json"),
     ] {
         assert!(
