@@ -175,6 +175,26 @@ async fn a_fleet_with_an_unreachable_target_reports_every_target_and_the_worst_e
     );
     assert!(index.contains("down: not audited (exit 3)"), "{index}");
     assert!(index.contains("Content-Security-Policy") && !index.contains("<script"));
+    // The index page declares the same policy as each target's report.
+    let policy = |html: &str| -> Option<String> {
+        let start = html.find("http-equiv=\"Content-Security-Policy\" content=\"")?;
+        let rest = &html[start..];
+        let open = rest.find("content=\"")? + "content=\"".len();
+        let close = rest[open..].find('"')?;
+        Some(rest[open..open + close].to_string())
+    };
+    let report_page = std::fs::read_to_string(report_dir.join("shop").join("report.html"))
+        .or_else(|_| {
+            std::fs::read_dir(&report_dir)?
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("report.html"))
+                .find(|p| p.exists())
+                .map(std::fs::read_to_string)
+                .unwrap_or_else(|| Err(std::io::Error::other("no target report")))
+        })
+        .expect("a target's report");
+    assert_eq!(policy(&index), policy(&report_page), "{index}");
+    assert!(policy(&index).is_some());
 
     // JSON, one target at a time.
     let out = run_in(
