@@ -401,48 +401,28 @@ pub fn estimate_bytes(table: &Table, key: &KeyTarget, kind: SearchKind, opclass:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::queries::{
-        analyze_statement, Catalog, ColumnDef, QualifiedName as CatalogName, TableDef, TableKind,
-    };
-    use crate::snapshot::{Column, Extension};
+    use crate::analyze::health::fixture;
+    use crate::analyze::queries::analyze_statement;
+    use crate::analyze::workload::catalog_of;
+    use crate::snapshot::Extension;
 
-    const COLUMNS: &[(&str, &str)] = &[
-        ("id", "bigint"),
-        ("specs", "jsonb"),
-        ("labels", "text[]"),
-        ("doc", "tsvector"),
-        ("content", "text"),
-        ("name", "character varying(200)"),
+    const COLUMNS: &[&str] = &[
+        "id",
+        "specs:jsonb",
+        "labels:text[]",
+        "doc:tsvector",
+        "content:text",
+        "name:character varying(200)",
     ];
 
     fn table() -> Table {
-        Table {
-            schema: "public".into(),
-            name: "items".into(),
-            reltuples: 100_000.0,
-            columns: COLUMNS
-                .iter()
-                .enumerate()
-                .map(|(i, (name, data_type))| Column {
-                    attnum: i as i16 + 1,
-                    name: name.to_string(),
-                    data_type: data_type.to_string(),
-                    ..Column::default()
-                })
-                .collect(),
-            ..Table::default()
-        }
+        fixture::table("items", 100_000.0, COLUMNS)
     }
 
     fn uses(where_clause: &str) -> Vec<(String, SearchKind, String)> {
-        let catalog = Catalog::new().with_table(TableDef::new(
-            CatalogName::new("public", "items"),
-            TableKind::Table,
-            COLUMNS
-                .iter()
-                .map(|(n, t)| ColumnDef::typed(*n, *t))
-                .collect(),
-        ));
+        let mut snapshot = fixture::snapshot();
+        snapshot.tables = vec![table()];
+        let catalog = catalog_of(&snapshot);
         let sql = format!("SELECT id FROM items WHERE {where_clause}");
         let shape = analyze_statement(&sql, &catalog).expect("analyzable");
         search_uses(&shape.accesses[0], &table())
