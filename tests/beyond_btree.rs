@@ -476,21 +476,7 @@ async fn accounts_database(prefix: &str, collation: &str) -> TestDb {
         .unwrap_or_else(|e| panic!("CREATE DATABASE {name} ({collation}): {e}"));
     let url = server.url(&name);
     let client = support::connect(&url).await;
-    // hypopg where the server has it (the version matrix runs without).
-    let has_hypopg = client
-        .query_one(
-            "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'hypopg'",
-            &[],
-        )
-        .await
-        .map(|r| r.get::<_, bool>(0))
-        .unwrap_or(false);
-    if has_hypopg {
-        client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
-            .await
-            .unwrap_or_else(|e| panic!("CREATE EXTENSION hypopg: {e}"));
-    }
+    let has_hypopg = support::create_hypopg_where_available(&client).await;
     client
         .batch_execute(
             "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;

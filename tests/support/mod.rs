@@ -107,6 +107,26 @@ fn replace_database(url: &str, database: &str) -> String {
     format!("{}/{}{}", &base[..host_end], database, query)
 }
 
+/// Creates hypopg in the database the client is connected to when the server
+/// has it (the version matrix's servers do not); whether it did.
+pub async fn create_hypopg_where_available(client: &Client) -> bool {
+    let available = client
+        .query_one(
+            "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'hypopg'",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    if available {
+        client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+            .await
+            .unwrap_or_else(|e| panic!("CREATE EXTENSION hypopg: {e}"));
+    }
+    available
+}
+
 /// Connects without TLS and drives the connection on the current runtime.
 pub async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
@@ -149,20 +169,7 @@ impl TestDb {
             .unwrap_or_else(|e| {
                 panic!("CREATE EXTENSION pg_stat_statements (is it preloaded?): {e}")
             });
-        let has_hypopg = client
-            .query_one(
-                "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'hypopg'",
-                &[],
-            )
-            .await
-            .map(|r| r.get::<_, bool>(0))
-            .unwrap_or(false);
-        if has_hypopg {
-            client
-                .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
-                .await
-                .unwrap_or_else(|e| panic!("CREATE EXTENSION hypopg: {e}"));
-        }
+        let has_hypopg = create_hypopg_where_available(&client).await;
         if std::env::var_os("PGADVISE_TEST_REQUIRE_HYPOPG").is_some() && !has_hypopg {
             panic!("PGADVISE_TEST_REQUIRE_HYPOPG is set but the test server has no hypopg (scripts/setup --minimal installs postgresql-15-hypopg)");
         }
