@@ -573,8 +573,10 @@ fn chromium_reports_what_the_content_security_policy_refuses() {
             .any(|l| l.contains("Content Security Policy")),
         "no CSP violation logged: {log}"
     );
-    // The report declares the same policy.
-    let template = include_str!("../templates/report.html");
+    // The report declares the same policy (in the head it shares with the
+    // fleet's index page).
+    let template = include_str!("../templates/page_head.html");
+    assert!(include_str!("../templates/report.html").contains("{% include \"page_head.html\" %}"));
     assert!(
         template.contains(&format!("content=\"{csp}; ")),
         "the report's CSP changed"
