@@ -6,23 +6,8 @@ mod support;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Output;
-use support::pgadvise;
 use support::scenarios::{self, HOT_CALLS};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `pgadvise` in `dir` (so no pgadvise.toml of the developer's is read).
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    pgadvise()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("running pgadvise")
-}
+use support::{run_in, text};
 
 #[tokio::test]
 async fn audit_passes_a_healthy_database_and_fails_on_missing_indexes() {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{pgadvise, TestDb};
+use support::{run_in, text, TestDb};
 use tokio_postgres::Client;
 
 const CALLS: i32 = 60;
@@ -49,18 +49,6 @@ const SCHEMA: &str = "
 
 const ORDERS_OF_CUSTOMER: &str = "SELECT id, total FROM orders WHERE customer_id = $1";
 const EVENTS_OF_KIND: &str = "SELECT count(*) FROM events WHERE kind = $1";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    pgadvise()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("running pgadvise")
-}
 
 /// Runs pgadvise and requires `code`, printing what it said otherwise.
 fn expect(dir: &Path, args: &[&str], code: i32) -> Output {

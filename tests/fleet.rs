@@ -8,27 +8,13 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
-use support::pgadvise;
 use support::scenarios;
+use support::{run_in, text};
 
 /// Characters that need percent-encoding in a URL.
 const PASSWORD: &str = "Fl33t!s3cr3t#P@ss";
 const PASSWORD_ENCODED: &str = "Fl33t%21s3cr3t%23P%40ss";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `pgadvise` in `dir` (so only a pgadvise.toml the test wrote is read).
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    pgadvise()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("running pgadvise")
-}
 
 /// `url` with `PASSWORD` after its user: the test server's superuser logs in
 /// by trust, so the password goes along unused, as a secret in a target list would.

@@ -221,6 +221,21 @@ pub fn client_program(name: &str) -> std::path::PathBuf {
         })
 }
 
+/// Output as text (lossy: a test prints whatever pgadvise wrote).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `pgadvise` in `dir`, so only a pgadvise.toml the test wrote there is
+/// read (never the developer's).
+pub fn run_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    pgadvise()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("running pgadvise")
+}
+
 /// Runs the `pgadvise` binary built for these tests.
 pub fn pgadvise() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pgadvise"));
