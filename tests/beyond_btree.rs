@@ -618,3 +618,83 @@ async fn a_range_on_an_append_only_log_gets_a_brin() {
     );
     assert_served_after_build(&db, "events", name, &[]);
 }
+
+/// `ORDER BY name <-> $1 LIMIT n` (the nearest names by trigram distance):
+/// only a GiST index returns rows in that order, so the key gets one
+/// `gist_trgm_ops` index, which serves the substring filter of another
+/// statement too (no second, GIN index on the same key).
+#[tokio::test]
+async fn nearest_by_trigram_distance_gets_a_gist_index() {
+    let db = scenarios::load(
+        "bb_gist",
+        &format!("CREATE EXTENSION IF NOT EXISTS pg_trgm; {CUSTOMERS}"),
+    )
+    .await;
+    let app = db.client().await;
+    run_workload(
+        &app,
+        "SELECT id, name FROM customers WHERE name % $1 ORDER BY name <-> $1 LIMIT 10",
+        |i| vec![Box::new(format!("customer {:x}c4ca", i))],
+    )
+    .await;
+    run_workload(&app, "SELECT id FROM customers WHERE name ILIKE $1", |i| {
+        vec![Box::new(format!("%{:x}f0a%", i))]
+    })
+    .await;
+
+    let out = tempfile::tempdir().unwrap();
+    let report = scan_json(&db, &["--out", out.path().to_str().unwrap()]);
+    let found = proposals_on(&report, "customers");
+    assert_eq!(found.len(), 1, "one index on customers: {report:#}");
+    let p = found[0];
+    assert_eq!(p["method"], "gist", "{p:#}");
+    assert_eq!(
+        p["columns"],
+        serde_json::json!(["name gist_trgm_ops"]),
+        "{p:#}"
+    );
+    assert_eq!(p["verified"], false, "{p:#}");
+    assert_eq!(p["queryids"].as_array().map(Vec::len), Some(2), "{p:#}");
+    let reason = p["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ORDER BY <->") && reason.contains("nearest first"),
+        "{reason}"
+    );
+    assert!(
+        p["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hypopg cannot simulate GiST"),
+        "{p:#}"
+    );
+    let sql = migration_files(out.path());
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    assert_squawk_clean(&sql);
+
+    let admin = db.client().await;
+    let plan = build_and_explain(
+        &admin,
+        p["ddl"].as_str().unwrap(),
+        "SELECT id, name FROM customers ORDER BY name <-> 'customer c4ca' LIMIT 10",
+    )
+    .await;
+    let name = p["name"].as_str().unwrap();
+    assert!(
+        plan.contains(&format!("Index Scan using {name}")) && plan.contains("Order By"),
+        "{plan}"
+    );
+    let verify = pgadvise()
+        .arg("verify")
+        .arg(out.path())
+        .arg(&db.url)
+        .output()
+        .expect("pgadvise verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert_served_after_build(&db, "customers", name, &[]);
+}
