@@ -697,4 +697,13 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
         String::from_utf8_lossy(&verify.stderr)
     );
     assert_served_after_build(&db, "customers", name, &[]);
+
+    // The substring filter alone, with the GiST index in place: it serves
+    // that too, so no GIN is proposed beside it.
+    db.reset_statements(&admin).await;
+    run_workload(&app, "SELECT id FROM customers WHERE name ILIKE $1", |i| {
+        vec![Box::new(format!("%{:x}f0a%", i))]
+    })
+    .await;
+    assert_served_after_build(&db, "customers", name, &[]);
 }

@@ -244,10 +244,18 @@ fn comparable(sql: &str) -> String {
     normalize_sql(sql).replace("::regconfig", "")
 }
 
-/// A valid index of the same method on the same key, whose class has
-/// every operator the statements use.
+/// A valid index of the same method on the same key (or a GiST trigram
+/// index for trigram filters), whose class has every operator the
+/// statements use.
 fn existing_serves(snapshot: &Snapshot, index: &Index, key: &GroupKey, group: &Group) -> bool {
-    if !index.is_valid || !index.is_ready || index.method != key.method.as_str() {
+    let Some(method) = AccessMethod::from_name(&index.method) else {
+        return false;
+    };
+    // A GiST trigram index serves trigram filters too (slower than a GIN,
+    // but a second index on the key would cost more than it saves).
+    let usable =
+        method == key.method || (key.kind == SearchKind::Trigram && method == AccessMethod::Gist);
+    if !index.is_valid || !index.is_ready || !usable {
         return false;
     }
     // A partial index serves only statements that imply its predicate:
@@ -268,7 +276,7 @@ fn existing_serves(snapshot: &Snapshot, index: &Index, key: &GroupKey, group: &G
         same_key
             && class_serves(
                 snapshot,
-                key.method,
+                method,
                 key.kind,
                 &group.key_type,
                 k.opclass.as_deref(),
