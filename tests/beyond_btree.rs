@@ -278,10 +278,22 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
         |i| vec![Box::new(format!("w{}", 1 + i))],
     )
     .await;
-    // pg_stat_statements keeps the configuration only as `$n`: the
-    // expression's statement is given as written.
+    // pg_stat_statements keeps the configuration only as `$n`: the scan
+    // says so, and the expression's statement is given as written.
     let fts =
         "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', $1)";
+    run_workload(&app, fts, |i| vec![Box::new(format!("w{}", 1 + i))]).await;
+    let hidden = |report: &Value| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "text-search-config-hidden" && f["object"] == "public.posts")
+            .count()
+    };
+    let report = scan_json(&db, &[]);
+    assert_eq!(hidden(&report), 1, "{:#}", report["findings"]);
+    assert!(proposals_on(&report, "posts").is_empty(), "{report:#}");
     let report = scan_json(&db, &["--query", fts]);
     let posts = assert_gin_proposal(&report, "posts", "to_tsvector('simple', content)");
     assert!(
@@ -318,6 +330,7 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
     );
     assert_served_after_build(&db, "posts", name, &["--query", fts]);
     assert_served_after_build(&db, "documents", documents_name, &[]);
+    assert_eq!(hidden(&scan_json(&db, &[])), 0, "the index exists now");
 }
 
 /// 100k customers with hexadecimal names, searched by substring.
