@@ -591,7 +591,9 @@ async fn a_range_on_an_append_only_log_gets_a_brin() {
     let brin = found[0];
     assert_eq!(brin["method"], "brin", "{brin:#}");
     assert_eq!(brin["pages_per_range"], 32, "{brin:#}");
-    assert_eq!(brin["verified"], true, "hypopg simulates BRIN: {brin:#}");
+    // hypopg simulates BRIN: verified where the server has it (the other
+    // majors of scripts/test-matrix have none and take the unverified path).
+    assert_eq!(brin["verified"], db.has_hypopg, "{brin:#}");
     assert!(
         brin["ddl"]
             .as_str()
@@ -603,10 +605,12 @@ async fn a_range_on_an_append_only_log_gets_a_brin() {
         brin["estimated_size_bytes"].as_i64().unwrap_or(i64::MAX) < 256 * 1024,
         "a BRIN is kilobytes: {brin:#}"
     );
-    assert!(
-        brin["cost_after"].as_f64() < brin["cost_before"].as_f64(),
-        "{brin:#}"
-    );
+    if db.has_hypopg {
+        assert!(
+            brin["cost_after"].as_f64() < brin["cost_before"].as_f64(),
+            "{brin:#}"
+        );
+    }
     let reason = brin["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("correlation 1.00") && reason.contains("where a btree would take"),
