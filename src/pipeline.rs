@@ -26,6 +26,7 @@ use crate::snapshot::{Snapshot, Statement};
 use crate::verification_plan::VerificationPlan;
 use crate::verify::proposals::VerifyReport;
 use crate::verify::select::{select, SelectOptions, Selection};
+use crate::verify::selectivity::add_filter_evidence;
 use crate::verify::{PlanSummary, VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -601,10 +602,13 @@ async fn verify_live(
     };
     // hypopg cannot build GIN or GiST indexes: those stay out of the
     // selection, unverified with their reason, and come back after it.
-    let (simulated, unsimulated): (Vec<IndexProposal>, Vec<IndexProposal>) = advice
+    let (simulated, mut unsimulated): (Vec<IndexProposal>, Vec<IndexProposal>) = advice
         .proposals
         .drain(..)
         .partition(|p| p.method.simulated_by_hypopg());
+    // Their evidence gains the planner's estimate of each filter, from the
+    // baseline plans already made (no further EXPLAIN).
+    add_filter_evidence(&mut unsimulated, &primed, snapshot);
     advice.proposals = simulated;
     if advice.proposals.is_empty() {
         let _ = whatif.close().await;

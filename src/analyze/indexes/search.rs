@@ -191,6 +191,7 @@ pub(super) fn propose(
             definition_tail: render::definition_tail_using(storage, &keys, &[], predicates),
             pages_per_range: None,
             plans: Vec::new(),
+            estimated_selectivity: Vec::new(),
         });
     }
 }
@@ -381,13 +382,13 @@ fn verification(
                 .to_string(),
         });
     }
-    parts.push(
-        "after deployment, `pgadvise verify` with the migration's verification plan checks that \
-         the planner reads through it"
-            .to_string(),
-    );
+    parts.push(AFTER_DEPLOYMENT.to_string());
     parts.join("; ")
 }
+
+/// The verification text's last part ([`super::evidence`] adds before it).
+pub(super) const AFTER_DEPLOYMENT: &str = "after deployment, `pgadvise verify` with the migration's \
+     verification plan checks that the planner reads through it";
 
 /// The highest frequency among the column's most common elements (pg_stats
 /// stores three extra numbers after them: min, max and null frequency).
