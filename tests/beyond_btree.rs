@@ -723,4 +723,107 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
     })
     .await;
     assert_served_after_build(&db, "customers", name, &[]);
+
+/// The GIN proposal's `estimated_selectivity`: one entry per statement, from
+/// the baseline plans the what-if session made (so only with hypopg), each a
+/// share of the table's rows the generic plan expects its filter to keep.
+fn assert_selectivity_evidence(p: &Value, statements: usize, table_rows: f64) {
+    let estimates = p["estimated_selectivity"]
+        .as_array()
+        .unwrap_or_else(|| panic!("estimated_selectivity: {p:#}"));
+    assert_eq!(estimates.len(), statements, "{p:#}");
+    let queryids = p["queryids"].as_array().expect("queryids");
+    for e in estimates {
+        assert!(queryids.contains(&e["queryid"]), "{e:#} in {p:#}");
+        let rows = e["estimated_rows"].as_f64().expect("estimated_rows");
+        let of = e["table_rows"].as_f64().expect("table_rows");
+        let fraction = e["fraction"].as_f64().expect("fraction");
+        assert!(
+            (of - table_rows).abs() <= table_rows * 0.05,
+            "reltuples {of} near {table_rows}: {p:#}"
+        );
+        // Parameters unknown: the planner's default selectivities, a small share.
+        assert!(fraction > 0.0 && fraction < 0.05, "{e:#}");
+        assert!((rows / of - fraction).abs() < 1e-9, "{e:#}");
+    }
+    let why = p["verification"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("the planner estimates (generic plan")
+            && why.find("the planner estimates") < why.find("pgadvise verify"),
+        "the estimate in the evidence, before the closing note: {why}"
+    );
+}
+
+#[tokio::test]
+async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_baseline_plans() {
+    let db = scenarios::load(
+        "bb_selectivity",
+        "CREATE TABLE articles (id bigint PRIMARY KEY, labels text[] NOT NULL);
+         INSERT INTO articles SELECT g, ARRAY['l' || g % 5000, 'm' || g % 777, 'all']
+           FROM generate_series(1, 100000) g;
+         CREATE TABLE events (id bigint NOT NULL, tags text[] NOT NULL) PARTITION BY RANGE (id);
+         CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (30001);
+         CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (30001) TO (MAXVALUE);
+         INSERT INTO events SELECT g, ARRAY['t' || g % 3000, 'u' || g % 91]
+           FROM generate_series(1, 60000) g;",
+    )
+    .await;
+    let app = db.client().await;
+    // An alias, and a statement that reads the table twice (the scan on the
+    // key is the one that counts).
+    run_workload(
+        &app,
+        "SELECT a.id FROM articles a WHERE a.labels && $1",
+        |i| vec![Box::new(vec![format!("m{i}")])],
+    )
+    .await;
+    run_workload(
+        &app,
+        "SELECT a.id FROM articles a JOIN articles b ON b.id = a.id + 1 \
+         WHERE a.labels @> $1::text[] AND b.id > $2",
+        |i| vec![Box::new(vec![format!("l{}", i * 31)]), Box::new(i as i64)],
+    )
+    .await;
+    run_workload(&app, "SELECT id FROM events WHERE tags @> $1", |i| {
+        vec![Box::new(vec![format!("t{i}")])]
+    })
+    .await;
+    let report = scan_json(&db, &[]);
+    let articles = assert_gin_proposal(&report, "articles", "labels");
+    let events = assert_gin_proposal(&report, "events", "tags");
+    if !db.has_hypopg {
+        // No what-if session, no plan: the evidence stays without the estimate.
+        assert!(articles["estimated_selectivity"].is_null(), "{articles:#}");
+        return;
+    }
+    assert_selectivity_evidence(articles, 2, 100_000.0);
+    // Both partitions' scans, against both partitions' rows.
+    assert_selectivity_evidence(events, 1, 60_000.0);
+
+    // An offline snapshot plans nothing: no estimate, the rest of the evidence stays.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("snapshot.json");
+    let out = pgadvise()
+        .args(["snapshot", "--quiet", "-o"])
+        .arg(&file)
+        .arg(&db.url)
+        .output()
+        .expect("running pgadvise snapshot");
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let out = pgadvise()
+        .args(["scan", "--quiet", "--format", "json", "--snapshot"])
+        .arg(&file)
+        .output()
+        .expect("running pgadvise scan --snapshot");
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let offline: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let p = assert_gin_proposal(&offline, "articles", "labels");
+    assert!(p["estimated_selectivity"].is_null(), "{p:#}");
+    assert!(
+        !p["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the planner estimates"),
+        "{p:#}"
+    );
 }
