@@ -827,3 +827,126 @@ async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_basel
         "{p:#}"
     );
 }
+
+/// `left_out[]` of a report's verification: the entry for the index named `name`.
+fn left_out_entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["verification"]["left_out"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("{name} in verification.left_out: {report:#}"))
+}
+
+#[tokio::test]
+async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
+    let db = scenarios::load(
+        "bb_budget",
+        "CREATE TABLE articles (id bigint PRIMARY KEY, labels text[] NOT NULL);
+         INSERT INTO articles SELECT g, ARRAY['l' || g % 5000, 'm' || g % 777, 'all']
+           FROM generate_series(1, 100000) g;
+         CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL);
+         INSERT INTO orders SELECT g, g % 2000 FROM generate_series(1, 100000) g;",
+    )
+    .await;
+    let app = db.client().await;
+    run_workload(&app, "SELECT id FROM articles WHERE labels && $1", |i| {
+        vec![Box::new(vec![format!("m{i}")])]
+    })
+    .await;
+    run_workload(&app, "SELECT id FROM orders WHERE customer_id = $1", |i| {
+        vec![Box::new(i as i32)]
+    })
+    .await;
+    let free = scan_json(&db, &[]);
+    let gin = assert_gin_proposal(&free, "articles", "labels").clone();
+    let gin_name = gin["name"].as_str().unwrap().to_string();
+    // No what-if session (--no-verify): the budget bounds every proposal by
+    // pgadvise's estimates, most workload time first, and lists the rest.
+    let unverified = scan_json(&db, &["--no-verify", "--budget", "1"]);
+    assert!(unverified["indexes"].as_array().unwrap().is_empty(), "{unverified:#}");
+    let left = left_out_entry(&unverified, &gin_name);
+    assert!(
+        left["reason"].as_str().unwrap_or_default().contains("no what-if session"),
+        "{left:#}"
+    );
+    assert!(unverified["verification"]["plans_made"] == 0, "{unverified:#}");
+    assert_eq!(
+        unverified["verification"]["left_out"].as_array().map(Vec::len),
+        Some(2),
+        "{unverified:#}"
+    );
+    if !db.has_hypopg {
+        return;
+    }
+    let btree = proposals_on(&free, "orders")[0].clone();
+    assert_eq!(btree["verified"], true, "{btree:#}");
+    let gin_bytes = gin["estimated_size_bytes"].as_i64().unwrap();
+    let btree_bytes = btree["estimated_size_bytes"].as_i64().unwrap();
+    assert!(gin_bytes > 1, "{gin:#}");
+    // Room for the btree, not for both.
+    let budget = (btree_bytes + gin_bytes / 2).to_string();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("report.html");
+    let pr = dir.path().join("pr.md");
+    let report = scan_json(
+        &db,
+        &[
+            "--budget",
+            &budget,
+            "--report",
+            html.to_str().unwrap(),
+            "--pr-body",
+            pr.to_str().unwrap(),
+        ],
+    );
+    assert!(proposals_on(&report, "articles").is_empty(), "{report:#}");
+    assert_eq!(proposals_on(&report, "orders").len(), 1, "{report:#}");
+    let left = left_out_entry(&report, &gin_name);
+    assert_eq!(left["ddl"], gin["ddl"], "{left:#}");
+    assert_eq!(left["size_bytes"], gin_bytes, "{left:#}");
+    assert!(left["cost_saving"].is_null(), "no saving measured: {left:#}");
+    let reason = left["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the budget (") && reason.contains("hypopg cannot simulate GIN indexes"),
+        "{left:#}"
+    );
+
+    let ddl = gin["ddl"].as_str().unwrap();
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    let section = page
+        .split("<h3>Left out by a limit</h3>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no left-out section in the HTML report"));
+    assert!(section.contains(ddl), "{section}");
+    let body = std::fs::read_to_string(&pr).expect("PR body");
+    let section = body
+        .split("### Left out by a limit")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no left-out section in the PR body:\n{body}"));
+    assert!(
+        section.contains(&format!("`{ddl}`")) && section.contains("saving not measured"),
+        "{body}"
+    );
+    let out = pgadvise()
+        .args(["scan", "--quiet", "--budget", &budget])
+        .arg(&db.url)
+        .output()
+        .expect("running pgadvise");
+    let text = support::text(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.contains(&format!("left out: {ddl} (~"))
+            && l.contains("saving not measured")),
+        "{text}"
+    );
+
+    // Only the GIN proposal (orders excluded): the what-if session planned
+    // the workload but had nothing to simulate; the budget's cut is listed.
+    let gin_only = scan_json(&db, &["--budget", "1", "--exclude-table", "orders"]);
+    assert!(gin_only["indexes"].as_array().unwrap().is_empty(), "{gin_only:#}");
+    left_out_entry(&gin_only, &gin_name);
+    assert!(
+        gin_only["verification"]["plans_made"].as_u64() > Some(0),
+        "{gin_only:#}"
+    );
+
+}

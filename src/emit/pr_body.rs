@@ -36,6 +36,7 @@ pub fn render(
             out,
             "No index to add: every hot statement is already served by an index, or none would pay."
         );
+        render_left_out(&mut out, report);
         if let Some(pool) = pool {
             render_pool(&mut out, pool);
         }
@@ -44,6 +45,7 @@ pub fn render(
     if n > 0 {
         render_indexes(&mut out, snapshot, report, migrations_dir);
     }
+    render_left_out(&mut out, report);
     render_drops(&mut out, report, migrations_dir);
     if let Some(pool) = pool {
         render_pool(&mut out, pool);
@@ -168,6 +170,39 @@ fn render_indexes(
         let _ = writeln!(out, "- `{}`", p.name);
     }
 }
+
+/// What `--budget` or `--max-indexes-per-table` left out of this PR.
+fn render_left_out(out: &mut String, report: &ScanReport) {
+    let Some(v) = report.verification.as_ref().filter(|v| !v.left_out.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Left out by a limit\n\n\
+         Not in this PR: `--budget` or `--max-indexes-per-table` had no room for them. Raise the \
+         limit and scan again to get their migrations.\n"
+    );
+    for l in v.left_out.iter().take(LEFT_OUT_LISTED) {
+        let _ = writeln!(
+            out,
+            "- `{}` (about {}, {}): {}",
+            one_line(&l.ddl, usize::MAX),
+            bytes(l.size_bytes),
+            l.saving_text(),
+            l.reason
+        );
+    }
+    if v.left_out.len() > LEFT_OUT_LISTED {
+        let _ = writeln!(
+            out,
+            "- ... and {} more (`pgadvise scan --format json` lists them)",
+            v.left_out.len() - LEFT_OUT_LISTED
+        );
+    }
+}
+
+/// How many left-out indexes the PR body lists.
+const LEFT_OUT_LISTED: usize = 10;
 
 /// The drops and rebuilds of the health rules: what, why, and the way back.
 fn render_drops(out: &mut String, report: &ScanReport, migrations_dir: &str) {
