@@ -788,9 +788,42 @@ async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_basel
         vec![Box::new(vec![format!("t{i}")])]
     })
     .await;
-    let report = scan_json(&db, &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("report.html");
+    let pr = dir.path().join("pr.md");
+    let report = scan_json(
+        &db,
+        &[
+            "--report",
+            html.to_str().unwrap(),
+            "--pr-body",
+            pr.to_str().unwrap(),
+        ],
+    );
     let articles = assert_gin_proposal(&report, "articles", "labels");
     let events = assert_gin_proposal(&report, "events", "tags");
+    // The evidence, estimate and all, where a DBA reads it.
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    let body = std::fs::read_to_string(&pr).expect("PR body");
+    let estimated = db.has_hypopg;
+    assert!(
+        page.contains("<tr><th>Not verified</th><td>hypopg cannot simulate GIN indexes"),
+        "the HTML report shows the evidence"
+    );
+    assert_eq!(
+        page.contains("the planner estimates (generic plan"),
+        estimated,
+        "{page}"
+    );
+    assert!(
+        body.contains("**Not verified with hypopg:** hypopg cannot simulate GIN indexes"),
+        "{body}"
+    );
+    assert_eq!(
+        body.contains("the planner estimates (generic plan"),
+        estimated,
+        "{body}"
+    );
     if !db.has_hypopg {
         // No what-if session, no plan: the evidence stays without the estimate.
         assert!(articles["estimated_selectivity"].is_null(), "{articles:#}");
@@ -801,7 +834,6 @@ async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_basel
     assert_selectivity_evidence(events, 1, 60_000.0);
 
     // An offline snapshot plans nothing: no estimate, the rest of the evidence stays.
-    let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("snapshot.json");
     let out = pgadvise()
         .args(["snapshot", "--quiet", "-o"])
@@ -862,15 +894,26 @@ async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
     // No what-if session (--no-verify): the budget bounds every proposal by
     // pgadvise's estimates, most workload time first, and lists the rest.
     let unverified = scan_json(&db, &["--no-verify", "--budget", "1"]);
-    assert!(unverified["indexes"].as_array().unwrap().is_empty(), "{unverified:#}");
+    assert!(
+        unverified["indexes"].as_array().unwrap().is_empty(),
+        "{unverified:#}"
+    );
     let left = left_out_entry(&unverified, &gin_name);
     assert!(
-        left["reason"].as_str().unwrap_or_default().contains("no what-if session"),
+        left["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no what-if session"),
         "{left:#}"
     );
-    assert!(unverified["verification"]["plans_made"] == 0, "{unverified:#}");
+    assert!(
+        unverified["verification"]["plans_made"] == 0,
+        "{unverified:#}"
+    );
     assert_eq!(
-        unverified["verification"]["left_out"].as_array().map(Vec::len),
+        unverified["verification"]["left_out"]
+            .as_array()
+            .map(Vec::len),
         Some(2),
         "{unverified:#}"
     );
@@ -904,7 +947,10 @@ async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
     let left = left_out_entry(&report, &gin_name);
     assert_eq!(left["ddl"], gin["ddl"], "{left:#}");
     assert_eq!(left["size_bytes"], gin_bytes, "{left:#}");
-    assert!(left["cost_saving"].is_null(), "no saving measured: {left:#}");
+    assert!(
+        left["cost_saving"].is_null(),
+        "no saving measured: {left:#}"
+    );
     let reason = left["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("the budget (") && reason.contains("hypopg cannot simulate GIN indexes"),
@@ -934,19 +980,22 @@ async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
         .expect("running pgadvise");
     let text = support::text(&out.stdout);
     assert!(
-        text.lines().any(|l| l.contains(&format!("left out: {ddl} (~"))
-            && l.contains("saving not measured")),
+        text.lines().any(
+            |l| l.contains(&format!("left out: {ddl} (~")) && l.contains("saving not measured")
+        ),
         "{text}"
     );
 
     // Only the GIN proposal (orders excluded): the what-if session planned
     // the workload but had nothing to simulate; the budget's cut is listed.
     let gin_only = scan_json(&db, &["--budget", "1", "--exclude-table", "orders"]);
-    assert!(gin_only["indexes"].as_array().unwrap().is_empty(), "{gin_only:#}");
+    assert!(
+        gin_only["indexes"].as_array().unwrap().is_empty(),
+        "{gin_only:#}"
+    );
     left_out_entry(&gin_only, &gin_name);
     assert!(
         gin_only["verification"]["plans_made"].as_u64() > Some(0),
         "{gin_only:#}"
     );
-
 }

@@ -86,6 +86,9 @@ pub struct IndexView {
     pub size: String,
     pub write_cost: String,
     pub reason: String,
+    /// Why hypopg could not verify it (GIN, GiST), with the evidence instead;
+    /// empty otherwise.
+    pub evidence: String,
     pub statements: Vec<StatementView>,
 }
 
@@ -434,6 +437,7 @@ fn index_view(
         size,
         write_cost,
         reason: p.reason.clone(),
+        evidence: p.verification.clone().unwrap_or_default(),
         statements,
     }
 }

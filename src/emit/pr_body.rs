@@ -125,6 +125,9 @@ fn render_indexes(
         );
         let _ = writeln!(out, "```sql\n{}\n```\n", p.ddl);
         let _ = writeln!(out, "**Why:** {}\n", p.reason);
+        if let Some(evidence) = &p.verification {
+            let _ = writeln!(out, "**Not verified with hypopg:** {evidence}\n");
+        }
         if p.predicate.is_some() {
             let _ = writeln!(
                 out,
@@ -173,7 +176,11 @@ fn render_indexes(
 
 /// What `--budget` or `--max-indexes-per-table` left out of this PR.
 fn render_left_out(out: &mut String, report: &ScanReport) {
-    let Some(v) = report.verification.as_ref().filter(|v| !v.left_out.is_empty()) else {
+    let Some(v) = report
+        .verification
+        .as_ref()
+        .filter(|v| !v.left_out.is_empty())
+    else {
         return;
     };
     let _ = writeln!(

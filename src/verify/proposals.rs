@@ -100,7 +100,10 @@ impl LeftOut {
             ddl: proposal.ddl.clone(),
             size_bytes: proposal.estimated_size_bytes,
             cost_saving: None,
-            reason: format!("the budget ({}) is spent: {why}", crate::format::bytes(budget)),
+            reason: format!(
+                "the budget ({}) is spent: {why}",
+                crate::format::bytes(budget)
+            ),
             name: Some(proposal.name.clone()),
         }
     }
@@ -147,8 +150,14 @@ mod tests {
             ..IndexProposal::default()
         };
         let cases = [
-            (true, "the budget (2.0 MB) is spent: hypopg cannot simulate GIN indexes"),
-            (false, "the budget (2.0 MB) is spent: not verified (no what-if session"),
+            (
+                true,
+                "the budget (2.0 MB) is spent: hypopg cannot simulate GIN indexes",
+            ),
+            (
+                false,
+                "the budget (2.0 MB) is spent: not verified (no what-if session",
+            ),
         ];
         for (after_verified_set, reason) in cases {
             let left = LeftOut::over_budget(&proposal, 2 << 20, after_verified_set);
@@ -160,7 +169,10 @@ mod tests {
             assert_eq!(left.saving_text(), "estimated size, saving not measured");
         }
         let measured = LeftOut::measured("x".into(), 1, 1234.4, "limit".into());
-        assert_eq!(measured.saving_text(), "would save 1234 of the workload's cost");
+        assert_eq!(
+            measured.saving_text(),
+            "would save 1234 of the workload's cost"
+        );
         let json = serde_json::to_value(&measured).expect("JSON");
         assert!(json.get("name").is_none(), "{json}");
     }

@@ -719,12 +719,10 @@ pub async fn select(
             }
         }
     }
-    report
-        .left_out
-        .sort_by(|a, b| {
-            let saving = |l: &LeftOut| l.cost_saving.unwrap_or(f64::NEG_INFINITY);
-            saving(b).total_cmp(&saving(a))
-        });
+    report.left_out.sort_by(|a, b| {
+        let saving = |l: &LeftOut| l.cost_saving.unwrap_or(f64::NEG_INFINITY);
+        saving(b).total_cmp(&saving(a))
+    });
 
     timings.lap("greedy");
     // 4. The set together. Every statement that planned, with the whole set.

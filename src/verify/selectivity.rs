@@ -164,8 +164,18 @@ mod tests {
             table("tags", 50.0, TableKind::Table, None),
             table("events", 0.0, TableKind::PartitionedTable, None),
             table("events_2025", 30_000.0, TableKind::Table, Some("events")),
-            table("events_2026", 0.0, TableKind::PartitionedTable, Some("events")),
-            table("events_2026_h1", 10_000.0, TableKind::Table, Some("events_2026")),
+            table(
+                "events_2026",
+                0.0,
+                TableKind::PartitionedTable,
+                Some("events"),
+            ),
+            table(
+                "events_2026_h1",
+                10_000.0,
+                TableKind::Table,
+                Some("events_2026"),
+            ),
             table("fresh", -1.0, TableKind::Table, None),
         ];
         let keys = vec!["labels".to_string()];
