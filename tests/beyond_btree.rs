@@ -826,6 +826,11 @@ async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_basel
         "{body}"
     );
     assert_eq!(
+        body.contains("hypopg cannot simulate GIN or GiST, so those come with the evidence"),
+        db.has_hypopg,
+        "{body}"
+    );
+    assert_eq!(
         body.contains("the planner estimates (generic plan"),
         estimated,
         "{body}"

@@ -67,6 +67,17 @@ fn render_indexes(
     migrations_dir: &str,
 ) {
     let verified = report.indexes.iter().all(|p| p.verified);
+    // GIN and GiST proposals carry their evidence instead of a hypopg check,
+    // when a what-if session checked the rest.
+    let session = report
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.plans_made > 0);
+    let verified_or_evidence = session
+        && report
+            .indexes
+            .iter()
+            .all(|p| p.verified || p.verification.is_some());
     let _ = writeln!(
         out,
         "From pg_stat_statements on PostgreSQL {} (read {}): {} statements analyzed. {}\n",
@@ -75,6 +86,10 @@ fn render_indexes(
         report.statements_analyzed,
         if verified {
             "Each index below was checked with hypopg: the planner uses it and it cuts its statements' cost."
+        } else if verified_or_evidence {
+            "Each B-tree below was checked with hypopg; hypopg cannot simulate GIN or GiST, so those \
+             come with the evidence pgadvise has instead (review it before merging) and `pgadvise verify` \
+             checks after the merge that the planner reads through them."
         } else {
             "**These proposals are not verified** (hypopg was not available): review the plans before merging."
         }
