@@ -729,6 +729,7 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
     })
     .await;
     assert_served_after_build(&db, "customers", name, &[]);
+}
 
 /// The GIN proposal's `estimated_selectivity`: one entry per statement, from
 /// the baseline plans the what-if session made (so only with hypopg), each a
