@@ -1000,7 +1000,23 @@ async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
 
     // Only the GIN proposal (orders excluded): the what-if session planned
     // the workload but had nothing to simulate; the budget's cut is listed.
-    let gin_only = scan_json(&db, &["--budget", "1", "--exclude-table", "orders"]);
+    let gin_only = scan_json(
+        &db,
+        &[
+            "--budget",
+            "1",
+            "--exclude-table",
+            "orders",
+            "--report",
+            html.to_str().unwrap(),
+        ],
+    );
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    assert!(
+        page.contains("available; no proposal is of a kind it can simulate"),
+        "the Verification row says why nothing was verified"
+    );
+    assert!(page.contains("<h3>Left out by a limit</h3>"), "{page}");
     assert!(
         gin_only["indexes"].as_array().unwrap().is_empty(),
         "{gin_only:#}"

@@ -199,7 +199,7 @@ pub fn view(
             "verified with hypopg {} (hypothetical indexes, generic plans)",
             h.version
         ),
-        (None, Some(_)) if report.indexes.is_empty() => {
+        (None, Some(_)) if report.indexes.is_empty() && report.verification.is_none() => {
             "hypopg available; nothing to verify".into()
         }
         (None, Some(_)) => {
