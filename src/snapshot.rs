@@ -578,6 +578,22 @@ impl Snapshot {
             .find(|t| t.schema == schema && t.name == name)
     }
 
+    /// The tables that hold `table`'s rows: itself, or for a partitioned
+    /// table its leaf partitions at any depth (none when it is not known).
+    pub fn leaf_tables(&self, table: &QualifiedName) -> Vec<&Table> {
+        let Some(t) = self.table(&table.schema, &table.name) else {
+            return Vec::new();
+        };
+        if t.kind != TableKind::PartitionedTable {
+            return vec![t];
+        }
+        self.tables
+            .iter()
+            .filter(|child| child.parent.as_ref() == Some(table))
+            .flat_map(|child| self.leaf_tables(&QualifiedName::new(&child.schema, &child.name)))
+            .collect()
+    }
+
     pub fn indexes_of<'a>(&'a self, table: &'a QualifiedName) -> impl Iterator<Item = &'a Index> {
         self.indexes.iter().filter(move |i| &i.table == table)
     }

@@ -690,6 +690,13 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
             .contains("hypopg cannot simulate GiST"),
         "{p:#}"
     );
+    assert!(
+        p["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("GiST has no pending list"),
+        "{p:#}"
+    );
     let sql = migration_files(out.path());
     assert_eq!(sql.len(), 1, "{sql:?}");
     assert_squawk_clean(&sql);
@@ -809,6 +816,16 @@ async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_basel
     );
     let articles = assert_gin_proposal(&report, "articles", "labels");
     let events = assert_gin_proposal(&report, "events", "tags");
+    // A partitioned parent holds nothing itself: the evidence counts its
+    // partitions' rows and writes.
+    assert!(
+        events["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("public.events holds 60000 rows"),
+        "{events:#}"
+    );
+    assert_eq!(events["write_cost"]["inserts"], 60_000, "{events:#}");
     // The evidence, estimate and all, where a DBA reads it.
     let page = std::fs::read_to_string(&html).expect("report.html");
     let body = std::fs::read_to_string(&pr).expect("PR body");

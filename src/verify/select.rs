@@ -1439,7 +1439,7 @@ fn write_cost(snapshot: &Snapshot, candidate: &IndexProposal) -> f64 {
         setting("cpu_index_tuple_cost", 0.005)
             + setting("cpu_operator_cost", 0.0025) * rows.max(2.0).log2()
     };
-    let leaves = leaf_tables(snapshot, &candidate.table_name);
+    let leaves = snapshot.leaf_tables(&candidate.table_name);
     let mut cost = 0.0;
     for table in leaves {
         let Some(stats) = &table.stats else { continue };
@@ -1447,25 +1447,6 @@ fn write_cost(snapshot: &Snapshot, candidate: &IndexProposal) -> f64 {
         cost += written as f64 * per_entry(table.reltuples);
     }
     cost * candidate.predicate_fraction.unwrap_or(1.0)
-}
-
-/// The table itself, or for a partitioned table every leaf partition under it.
-fn leaf_tables<'s>(
-    snapshot: &'s Snapshot,
-    table: &QualifiedName,
-) -> Vec<&'s crate::snapshot::Table> {
-    let Some(t) = snapshot.table(&table.schema, &table.name) else {
-        return Vec::new();
-    };
-    if t.kind != TableKind::PartitionedTable {
-        return vec![t];
-    }
-    snapshot
-        .tables
-        .iter()
-        .filter(|child| child.parent.as_ref() == Some(table))
-        .flat_map(|child| leaf_tables(snapshot, &QualifiedName::new(&child.schema, &child.name)))
-        .collect()
 }
 
 /// The hypopg statements standing for a candidate: the index itself, or on a
@@ -1478,7 +1459,8 @@ fn hypothetical_statements(snapshot: &Snapshot, candidate: &IndexProposal) -> Ve
     if !partitioned {
         return vec![candidate.hypothetical_sql.clone()];
     }
-    leaf_tables(snapshot, &candidate.table_name)
+    snapshot
+        .leaf_tables(&candidate.table_name)
         .into_iter()
         .map(|leaf| {
             format!(

@@ -6,7 +6,7 @@ use super::plan::{PlanSummary, RelationScan};
 use crate::analyze::indexes::candidate::KeyTarget;
 use crate::analyze::indexes::evidence::{add_filter_estimates, FilterEstimate};
 use crate::analyze::indexes::IndexProposal;
-use crate::snapshot::{QualifiedName, Snapshot, Table, TableKind};
+use crate::snapshot::{QualifiedName, Snapshot, Table};
 
 /// Adds, to every unverified proposal with a verification text, the
 /// estimates of its statements' baseline plans (`plans`: queryid and plan).
@@ -69,7 +69,7 @@ pub fn filter_estimate(
     table: &Table,
     key_columns: &[String],
 ) -> Option<FilterEstimate> {
-    let relations = leaf_relations(snapshot, table);
+    let relations = snapshot.leaf_tables(&QualifiedName::new(&table.schema, &table.name));
     // EXPLAIN names relations without their schema.
     let of_table: Vec<&RelationScan> = scans
         .iter()
@@ -104,21 +104,6 @@ pub fn filter_estimate(
     FilterEstimate::new(queryid, rows, table_rows)
 }
 
-/// The relations a plan scans for `table`: itself, or for a partitioned
-/// table its leaf partitions (at any depth).
-fn leaf_relations<'a>(snapshot: &'a Snapshot, table: &'a Table) -> Vec<&'a Table> {
-    if table.kind != TableKind::PartitionedTable {
-        return vec![table];
-    }
-    let name = QualifiedName::new(&table.schema, &table.name);
-    snapshot
-        .tables
-        .iter()
-        .filter(|t| t.parent.as_ref() == Some(&name))
-        .flat_map(|t| leaf_relations(snapshot, t))
-        .collect()
-}
-
 /// Whether `text` names `identifier` as a whole word (plain or quoted).
 fn mentions(text: &str, identifier: &str) -> bool {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
@@ -133,6 +118,7 @@ fn mentions(text: &str, identifier: &str) -> bool {
 mod tests {
     use super::*;
     use crate::analyze::health::fixture;
+    use crate::snapshot::TableKind;
 
     fn scan(relation: &str, rows: f64, conditions: &str) -> RelationScan {
         RelationScan {

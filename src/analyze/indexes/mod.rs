@@ -155,6 +155,31 @@ pub struct WriteCost {
     pub hot_update_ratio: Option<f64>,
 }
 
+impl WriteCost {
+    /// The writes to `table` since its statistics were reset, over its leaf
+    /// partitions for a partitioned table (the parent itself counts none);
+    /// `None` without statistics.
+    pub fn of(snapshot: &Snapshot, table: &QualifiedName) -> Option<WriteCost> {
+        let stats: Vec<&crate::snapshot::TableStats> = snapshot
+            .leaf_tables(table)
+            .into_iter()
+            .filter_map(|t| t.stats.as_ref())
+            .collect();
+        if stats.is_empty() {
+            return None;
+        }
+        let sum = |f: fn(&crate::snapshot::TableStats) -> i64| stats.iter().map(|s| f(s)).sum();
+        let updates: i64 = sum(|s| s.n_tup_upd);
+        let hot: i64 = sum(|s| s.n_tup_hot_upd);
+        Some(WriteCost {
+            inserts: sum(|s| s.n_tup_ins),
+            updates,
+            deletes: sum(|s| s.n_tup_del),
+            hot_update_ratio: (updates > 0).then(|| hot as f64 / updates as f64),
+        })
+    }
+}
+
 /// A candidate an existing index already serves.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServedByExisting {
@@ -258,7 +283,9 @@ pub fn propose(
             &|n| taken.iter().any(|t| t == n),
         );
         taken.push(name.clone());
-        advice.proposals.push(proposal(table, &m, name, queryids));
+        advice
+            .proposals
+            .push(proposal(snapshot, table, &m, name, queryids));
     }
     search::propose(snapshot, &hot_statements, tables, &mut taken, &mut advice);
     advice.proposals.sort_by(|a, b| {
@@ -293,7 +320,13 @@ pub(crate) fn hot_statements<'w, 'a>(
     hot_statements
 }
 
-fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> IndexProposal {
+fn proposal(
+    snapshot: &Snapshot,
+    table: &Table,
+    m: &Merged,
+    name: String,
+    queryids: Vec<i64>,
+) -> IndexProposal {
     let keys = &m.index.keys;
     let predicates = &m.index.predicates;
     let rows = table.reltuples.max(0.0);
@@ -370,13 +403,7 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         marginal_cost_saving: None,
         served_with: Vec::new(),
         reason,
-        write_cost: table.stats.as_ref().map(|s| WriteCost {
-            inserts: s.n_tup_ins,
-            updates: s.n_tup_upd,
-            deletes: s.n_tup_del,
-            hot_update_ratio: (s.n_tup_upd > 0)
-                .then(|| s.n_tup_hot_upd as f64 / s.n_tup_upd as f64),
-        }),
+        write_cost: WriteCost::of(snapshot, &m.index.table),
         key_count: keys.len(),
         key_specs: keys.clone(),
         key_roles: m.index.roles.clone(),

@@ -126,24 +126,34 @@ pub(super) fn propose(
         });
         taken.push(name.clone());
         let storage = Storage::of(key.method);
-        let estimated = estimate_bytes(table, &group.target, key.kind, &chosen.class.name);
+        // A partitioned parent holds nothing itself: its leaves hold the rows.
+        let leaves = snapshot.leaf_tables(&key.table);
+        let estimated = leaves
+            .iter()
+            .map(|leaf| estimate_bytes(leaf, &group.target, key.kind, &chosen.class.name))
+            .sum::<i64>()
+            .max(estimate_bytes(
+                table,
+                &group.target,
+                key.kind,
+                &chosen.class.name,
+            ));
+        let extent = TableExtent {
+            rows: leaves.iter().map(|t| t.reltuples.max(0.0)).sum(),
+            size_bytes: leaves.iter().map(|t| t.size_bytes).sum(),
+        };
         let workload_time_ms: f64 = group
             .statements
             .iter()
             .map(|s| s.calls as f64 * s.mean_exec_time)
             .sum();
-        let write_cost = table.stats.as_ref().map(|s| WriteCost {
-            inserts: s.n_tup_ins,
-            updates: s.n_tup_upd,
-            deletes: s.n_tup_del,
-            hot_update_ratio: (s.n_tup_upd > 0)
-                .then(|| s.n_tup_hot_upd as f64 / s.n_tup_upd as f64),
-        });
+        let write_cost = WriteCost::of(snapshot, &key.table);
         let mut queries: Vec<String> = group.statements.iter().map(|s| s.query.clone()).collect();
         queries.dedup();
         let reason = reason(&key, &group, &chosen.class.name, chosen.class.is_default);
         let verification = verification(
             table,
+            &extent,
             key.method,
             &group.statements,
             estimated,
@@ -320,8 +330,15 @@ fn reason(key: &GroupKey, group: &Group, class: &str, is_default: bool) -> Strin
 }
 
 /// Why hypopg could not check it, and what speaks for it instead.
+/// The rows and bytes a table holds (over its leaf partitions).
+struct TableExtent {
+    rows: f64,
+    size_bytes: i64,
+}
+
 fn verification(
     table: &Table,
+    extent: &TableExtent,
     method: AccessMethod,
     statements: &[&Statement],
     estimated_bytes: i64,
@@ -355,8 +372,8 @@ fn verification(
          {timing}; {} holds {:.0} rows in {}; the index is estimated at {}",
         method.label(),
         QualifiedName::new(&table.schema, &table.name),
-        table.reltuples.max(0.0),
-        bytes(table.size_bytes),
+        extent.rows,
+        bytes(extent.size_bytes),
         bytes(estimated_bytes),
     )];
     if let KeyTarget::Column(c) = target {
@@ -388,6 +405,18 @@ fn verification(
                      with fastupdate, merged by vacuum)"
                 .to_string(),
         });
+    } else if method == AccessMethod::Gist {
+        let history = writes.map_or(String::new(), |w| {
+            format!(
+                "; the table had {} inserts, {} updates and {} deletes since its statistics were \
+                 reset",
+                w.inserts, w.updates, w.deletes
+            )
+        });
+        parts.push(format!(
+            "every insert and every non-HOT update of the row adds its entry at once (GiST has \
+             no pending list){history}"
+        ));
     }
     parts.push(AFTER_DEPLOYMENT.to_string());
     parts.join("; ")
@@ -454,6 +483,10 @@ mod tests {
         for (freqs, expected) in cases {
             let text = verification(
                 &table(freqs),
+                &TableExtent {
+                    rows: 0.0,
+                    size_bytes: 0,
+                },
                 AccessMethod::Gin,
                 &[],
                 8192,

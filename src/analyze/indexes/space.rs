@@ -277,9 +277,13 @@ impl<'a> Builder<'a> {
             statements: vec![statement],
         };
         // Names are settled once the selection has chosen (see `name_chosen`).
-        self.space
-            .candidates
-            .push(proposal(table, &merged, String::new(), Vec::new()));
+        self.space.candidates.push(proposal(
+            self.snapshot,
+            table,
+            &merged,
+            String::new(),
+            Vec::new(),
+        ));
         self.statements_of.push(vec![statement]);
         self.narrow.push(true);
         self.by_form.insert(form, at);
