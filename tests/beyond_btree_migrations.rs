@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::scenarios;
 use support::tools::{
@@ -184,28 +185,90 @@ async fn rails_migrations_build_search_indexes_for_real() {
     assert_removed(&w.db, "rails");
 }
 
+/// The Django models of the kinds' tables; `indexes` holds, per table, the
+/// entries of its `Meta.indexes`.
+fn django_models(indexes: &BTreeMap<String, Vec<String>>) -> String {
+    let mut models = String::from(
+        "from django.contrib.postgres.fields import ArrayField\n\
+         from django.contrib.postgres.indexes import BrinIndex, GinIndex, GistIndex\n\
+         from django.db import models\n",
+    );
+    for kind in KINDS {
+        // Django's model name is the table's; model_name in the migrations is it in lower case.
+        let class = format!("{}{}", kind.table[..1].to_uppercase(), &kind.table[1..]);
+        let meta_indexes = indexes
+            .get(&format!("public.{}", kind.table))
+            .map(|entries| format!("        indexes = [{}]\n", entries.join(", ")))
+            .unwrap_or_default();
+        models.push_str(&format!(
+            "\n\nclass {class}(models.Model):\n    id = models.BigIntegerField(primary_key=True)\n    \
+             {}\n\n    class Meta:\n        db_table = '{}'\n{meta_indexes}",
+            kind.django_fields, kind.table
+        ));
+    }
+    models
+}
+
+/// What the migrations' headers ask to add to each model's `Meta.indexes`,
+/// by table: the line after "Meta.indexes of the model for <table>".
+fn meta_indexes_asked(generated: &[PathBuf]) -> BTreeMap<String, Vec<String>> {
+    let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in generated {
+        let source = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.split("Meta.indexes of the model for ").nth(1) else {
+                continue;
+            };
+            let table = rest.split([' ', ',']).next().unwrap_or_default();
+            let entry = lines[i + 1]
+                .trim_start_matches('#')
+                .trim()
+                .trim_end_matches(',');
+            asked
+                .entry(table.to_string())
+                .or_default()
+                .push(entry.to_string());
+        }
+    }
+    asked
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn django_migrations_build_search_indexes_for_real() {
     let w = written("django").await;
     let generated = with_suffix(&w.dir, ".py");
     assert_eq!(generated.len(), KINDS.len(), "{:?}", files(&w.dir));
-    let mut models = String::from(
-        "from django.contrib.postgres.fields import ArrayField\nfrom django.db import models\n",
+    let mut django = DjangoProject::new(
+        w.tmp.path(),
+        &w.db.url,
+        "shop",
+        &django_models(&BTreeMap::new()),
     );
-    for kind in KINDS {
-        // Django's model name is the table's; model_name in the migrations is it in lower case.
-        let class = format!("{}{}", kind.table[..1].to_uppercase(), &kind.table[1..]);
-        models.push_str(&format!(
-            "\n\nclass {class}(models.Model):\n    id = models.BigIntegerField(primary_key=True)\n    \
-             {}\n\n    class Meta:\n        db_table = '{}'\n",
-            kind.django_fields, kind.table
-        ));
-    }
-    let mut django = DjangoProject::new(w.tmp.path(), &w.db.url, "shop", &models);
     django.add(&generated);
     django.migrate();
     assert_built(&w.db, "django");
     assert_verified(&w.dir, &w.db, "django");
+
+    // AddIndexConcurrently puts the index in Django's migration state:
+    // models without it make the next makemigrations drop it, as the header
+    // warns; with the entries the header gives, the models and the state agree.
+    let asked = meta_indexes_asked(&generated);
+    assert!(
+        asked.contains_key("public.products"),
+        "the headers name the Meta.indexes entries: {asked:?}"
+    );
+    let removals = django
+        .pending_changes()
+        .expect("models without the indexes differ");
+    for index in asked.values().flatten() {
+        let name = index.split("name=\"").nth(1).unwrap_or_default();
+        let name = name.split('"').next().unwrap_or_default();
+        assert!(removals.contains(name), "{name}: {removals}");
+    }
+    django.set_models(&django_models(&asked));
+    assert_eq!(django.pending_changes(), None, "{asked:?}");
+
     django.migrate_back_to_initial();
     assert_removed(&w.db, "django");
 }

@@ -331,6 +331,33 @@ impl DjangoProject {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Replaces the app's models.py.
+    pub fn set_models(&self, models: &str) {
+        std::fs::write(self.dir.join(&self.app).join("models.py"), models).unwrap();
+    }
+
+    /// What `makemigrations --check --dry-run` would write for the app
+    /// (the models differ from the migrations' state), or `None`.
+    pub fn pending_changes(&self) -> Option<String> {
+        let out = run(Command::new(&self.python)
+            .args([
+                "-m",
+                "django",
+                "makemigrations",
+                "--check",
+                "--dry-run",
+                &self.app,
+            ])
+            .env("DJANGO_SETTINGS_MODULE", "settings")
+            .env("PYTHONPATH", &self.dir)
+            .current_dir(&self.dir));
+        match out.status.code() {
+            Some(0) => None,
+            Some(1) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+            _ => panic!("django makemigrations --check: {}", described(&out)),
+        }
+    }
+
     /// Migrates the app forwards to its latest migration.
     pub fn migrate(&self) {
         self.run(&["migrate", &self.app]);
