@@ -179,9 +179,38 @@ fn index_expression(d: &IndexDefinition) -> String {
 }
 
 /// Whether Django's index classes can describe it: a concurrent build of
-/// plain columns without INCLUDE (anything else is `RunSQL`).
+/// plain columns without INCLUDE, each column (and each of the predicate's)
+/// a name a model field can have, since `fields` and `Q` name fields, not
+/// columns (anything else is `RunSQL`).
 fn describable(d: &IndexDefinition) -> bool {
-    d.concurrently && d.keys.iter().all(Option::is_some) && d.include.is_empty()
+    d.concurrently
+        && d.include.is_empty()
+        && d.keys
+            .iter()
+            .all(|k| k.as_ref().is_some_and(|(c, _)| is_field_name(c)))
+        && d.predicate.iter().all(|p| is_field_name(&p.column))
+}
+
+/// Python's keywords: no model field is called one.
+const PYTHON_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Whether a column's name can be its Django field's: an ASCII Python
+/// identifier, not a keyword, without `__` or a trailing `_` (Django's
+/// checks fields.E001, E002).
+fn is_field_name(column: &str) -> bool {
+    let mut chars = column.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !column.contains("__")
+        && !column.ends_with('_')
+        && !PYTHON_KEYWORDS.contains(&column)
 }
 
 /// The Django index class for an access method: `models.Index` for btree,
@@ -221,4 +250,28 @@ fn py_list(items: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_field_name;
+
+    #[test]
+    fn field_names_are_python_identifiers_django_accepts() {
+        for (column, ok) in [
+            ("specs", true),
+            ("user_id", true),
+            ("_private", true),
+            ("Specs2", true),
+            ("User Id", false),
+            ("2fa", false),
+            ("class", false),
+            ("a__b", false),
+            ("trailing_", false),
+            ("caf\u{e9}", false),
+            ("", false),
+        ] {
+            assert_eq!(is_field_name(column), ok, "{column:?}");
+        }
+    }
 }
