@@ -278,10 +278,22 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
         |i| vec![Box::new(format!("w{}", 1 + i))],
     )
     .await;
-    // pg_stat_statements keeps the configuration only as `$n`: the
-    // expression's statement is given as written.
+    // pg_stat_statements keeps the configuration only as `$n`: the scan
+    // says so, and the expression's statement is given as written.
     let fts =
         "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', $1)";
+    run_workload(&app, fts, |i| vec![Box::new(format!("w{}", 1 + i))]).await;
+    let hidden = |report: &Value| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "text-search-config-hidden" && f["object"] == "public.posts")
+            .count()
+    };
+    let report = scan_json(&db, &[]);
+    assert_eq!(hidden(&report), 1, "{:#}", report["findings"]);
+    assert!(proposals_on(&report, "posts").is_empty(), "{report:#}");
     let report = scan_json(&db, &["--query", fts]);
     let posts = assert_gin_proposal(&report, "posts", "to_tsvector('simple', content)");
     assert!(
@@ -318,6 +330,7 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
     );
     assert_served_after_build(&db, "posts", name, &["--query", fts]);
     assert_served_after_build(&db, "documents", documents_name, &[]);
+    assert_eq!(hidden(&scan_json(&db, &[])), 0, "the index exists now");
 }
 
 /// 100k customers with hexadecimal names, searched by substring.
@@ -499,4 +512,177 @@ async fn prefix_like_gets_text_pattern_ops_unless_the_collation_is_c() {
     let admin = c.client().await;
     let plan = build_and_explain(&admin, p["ddl"].as_str().unwrap(), PREFIX_LIKE).await;
     assert!(plan.contains(p["name"].as_str().unwrap()), "{plan}");
+}
+
+/// A range on the insertion time of a large append-only log gets a BRIN,
+/// verified with hypopg; the same rows stored in random order get a btree.
+#[tokio::test]
+async fn a_range_on_an_append_only_log_gets_a_brin() {
+    // 800k rows of ~90 bytes, 9,100 pages: past the 64 MB (8,192 pages) BRIN threshold.
+    let db = scenarios::load(
+        "bb_brin",
+        "CREATE TABLE events (id bigint PRIMARY KEY, created_at timestamptz NOT NULL,
+                              account_id int NOT NULL, payload text NOT NULL);
+         INSERT INTO events SELECT g, timestamptz '2025-01-01' + g * interval '4 second',
+                g % 5000, repeat('x', 40) FROM generate_series(1, 800000) g;
+         CREATE TABLE events_shuffled (LIKE events);
+         INSERT INTO events_shuffled SELECT * FROM events ORDER BY random();",
+    )
+    .await;
+    let app = db.client().await;
+    for table in ["events", "events_shuffled"] {
+        run_workload(
+            &app,
+            &format!(
+                "SELECT id, account_id FROM {table} \
+                 WHERE created_at BETWEEN $1::text::timestamptz AND $2::text::timestamptz"
+            ),
+            |i| {
+                vec![
+                    Box::new(format!("2025-01-{:02} 00:00", 2 + i)),
+                    Box::new(format!("2025-01-{:02} 06:00", 2 + i)),
+                ]
+            },
+        )
+        .await;
+    }
+
+    let report = scan_json(&db, &[]);
+    let found = proposals_on(&report, "events");
+    assert_eq!(found.len(), 1, "one proposal on events: {report:#}");
+    let brin = found[0];
+    assert_eq!(brin["method"], "brin", "{brin:#}");
+    assert_eq!(brin["pages_per_range"], 32, "{brin:#}");
+    // hypopg simulates BRIN: verified where the server has it (the other
+    // majors of scripts/test-matrix have none and take the unverified path).
+    assert_eq!(brin["verified"], db.has_hypopg, "{brin:#}");
+    assert!(
+        brin["ddl"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("USING brin (created_at) WITH (pages_per_range = 32)"),
+        "{brin:#}"
+    );
+    assert!(
+        brin["estimated_size_bytes"].as_i64().unwrap_or(i64::MAX) < 256 * 1024,
+        "a BRIN is kilobytes: {brin:#}"
+    );
+    if db.has_hypopg {
+        assert!(
+            brin["cost_after"].as_f64() < brin["cost_before"].as_f64(),
+            "{brin:#}"
+        );
+    }
+    let reason = brin["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("correlation 1.00") && reason.contains("where a btree would take"),
+        "{reason}"
+    );
+    let shuffled = proposals_on(&report, "events_shuffled");
+    assert_eq!(shuffled.len(), 1, "{report:#}");
+    assert_eq!(shuffled[0]["method"], "btree", "{:#}", shuffled[0]);
+
+    let admin = db.client().await;
+    let plan = build_and_explain(
+        &admin,
+        brin["ddl"].as_str().unwrap(),
+        "SELECT id, account_id FROM events \
+         WHERE created_at BETWEEN '2025-01-05' AND '2025-01-05 06:00'",
+    )
+    .await;
+    let name = brin["name"].as_str().unwrap();
+    assert!(
+        plan.contains(&format!("Bitmap Index Scan on {name}")),
+        "{plan}"
+    );
+    assert_served_after_build(&db, "events", name, &[]);
+}
+
+/// `ORDER BY name <-> $1 LIMIT n` (the nearest names by trigram distance):
+/// only a GiST index returns rows in that order, so the key gets one
+/// `gist_trgm_ops` index, which serves the substring filter of another
+/// statement too (no second, GIN index on the same key).
+#[tokio::test]
+async fn nearest_by_trigram_distance_gets_a_gist_index() {
+    let db = scenarios::load(
+        "bb_gist",
+        &format!("CREATE EXTENSION IF NOT EXISTS pg_trgm; {CUSTOMERS}"),
+    )
+    .await;
+    let app = db.client().await;
+    run_workload(
+        &app,
+        "SELECT id, name FROM customers WHERE name % $1 ORDER BY name <-> $1 LIMIT 10",
+        |i| vec![Box::new(format!("customer {:x}c4ca", i))],
+    )
+    .await;
+    run_workload(&app, "SELECT id FROM customers WHERE name ILIKE $1", |i| {
+        vec![Box::new(format!("%{:x}f0a%", i))]
+    })
+    .await;
+
+    let out = tempfile::tempdir().unwrap();
+    let report = scan_json(&db, &["--out", out.path().to_str().unwrap()]);
+    let found = proposals_on(&report, "customers");
+    assert_eq!(found.len(), 1, "one index on customers: {report:#}");
+    let p = found[0];
+    assert_eq!(p["method"], "gist", "{p:#}");
+    assert_eq!(
+        p["columns"],
+        serde_json::json!(["name gist_trgm_ops"]),
+        "{p:#}"
+    );
+    assert_eq!(p["verified"], false, "{p:#}");
+    assert_eq!(p["queryids"].as_array().map(Vec::len), Some(2), "{p:#}");
+    let reason = p["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ORDER BY <->") && reason.contains("nearest first"),
+        "{reason}"
+    );
+    assert!(
+        p["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hypopg cannot simulate GiST"),
+        "{p:#}"
+    );
+    let sql = migration_files(out.path());
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    assert_squawk_clean(&sql);
+
+    let admin = db.client().await;
+    let plan = build_and_explain(
+        &admin,
+        p["ddl"].as_str().unwrap(),
+        "SELECT id, name FROM customers ORDER BY name <-> 'customer c4ca' LIMIT 10",
+    )
+    .await;
+    let name = p["name"].as_str().unwrap();
+    assert!(
+        plan.contains(&format!("Index Scan using {name}")) && plan.contains("Order By"),
+        "{plan}"
+    );
+    let verify = pgadvise()
+        .arg("verify")
+        .arg(out.path())
+        .arg(&db.url)
+        .output()
+        .expect("pgadvise verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert_served_after_build(&db, "customers", name, &[]);
+
+    // The substring filter alone, with the GiST index in place: it serves
+    // that too, so no GIN is proposed beside it.
+    db.reset_statements(&admin).await;
+    run_workload(&app, "SELECT id FROM customers WHERE name ILIKE $1", |i| {
+        vec![Box::new(format!("%{:x}f0a%", i))]
+    })
+    .await;
+    assert_served_after_build(&db, "customers", name, &[]);
 }

@@ -7,14 +7,10 @@ use pgadvise::cluster::{ClusterOptions, LocalCluster, TlsFiles};
 use pgadvise::snapshot::Snapshot;
 use std::path::Path;
 use std::process::{Command, Output};
-use support::{pgadvise, TestDb};
+use support::{pgadvise, text, TestDb};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("running pgadvise")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A small workload every test here can find in the snapshot.

@@ -9,12 +9,8 @@ use pgadvise::run::exit;
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{pgadvise, TestDb};
+use support::{pgadvise, text, TestDb};
 use tokio_postgres::Client;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// What an output file held before the failing run.
 const OLD_CONTENT: &str = "{\"old\": \"snapshot\"}\n";

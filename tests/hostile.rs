@@ -9,11 +9,7 @@ mod support;
 use pgadvise::snapshot::{Snapshot, Statement};
 use std::path::Path;
 use support::measured::run_measured;
-use support::{pgadvise, TestDb};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{pgadvise, text, TestDb};
 
 const SCHEMA: &str = "CREATE TABLE t (a int, b timestamptz, c int[], d text);
      INSERT INTO t SELECT g, now(), ARRAY[g], 'x' || g FROM generate_series(1, 1000) g;

@@ -10,11 +10,7 @@ mod support;
 use pgadvise::cluster::{ClusterOptions, LocalCluster};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{client_program, pgadvise, TestDb};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{client_program, pgadvise, text, TestDb};
 
 /// pgbench's TPC-B-like database, its own statistics reset.
 async fn pgbench_db() -> TestDb {

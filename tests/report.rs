@@ -9,12 +9,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::pgadvise;
 use support::scenarios;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{pgadvise, text};
 
 /// Chromium, or a loud failure that says how to install it.
 fn chromium() -> PathBuf {

@@ -6,12 +6,8 @@ mod support;
 
 use pgadvise::run::exit;
 use std::process::Output;
-use support::{pgadvise, TestDb};
+use support::{pgadvise, text, TestDb};
 use tokio_postgres::Client;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {

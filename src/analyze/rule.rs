@@ -29,6 +29,7 @@ pub enum RuleId {
     ImplicitCast,
     SelectStarWideTable,
     CountStarLargeTable,
+    TextSearchConfigHidden,
     PoolBudgetExceeded,
     ConnectionsNearLimit,
     PoolBeyondCores,
@@ -55,7 +56,7 @@ const POOL: &str = "pool-sizing";
 
 impl RuleId {
     /// Every rule, in the order the README lists them.
-    pub const ALL: [RuleId; 22] = [
+    pub const ALL: [RuleId; 23] = [
         RuleId::MissingIndex,
         RuleId::InvalidIndex,
         RuleId::DuplicateIndex,
@@ -72,6 +73,7 @@ impl RuleId {
         RuleId::ImplicitCast,
         RuleId::SelectStarWideTable,
         RuleId::CountStarLargeTable,
+        RuleId::TextSearchConfigHidden,
         RuleId::PoolBudgetExceeded,
         RuleId::ConnectionsNearLimit,
         RuleId::PoolBeyondCores,
@@ -192,6 +194,13 @@ impl RuleId {
                 "count-star-large-table",
                 Low,
                 "A statement counts every row of a large table",
+                FINDINGS,
+                None,
+            ),
+            RuleId::TextSearchConfigHidden => (
+                "text-search-config-hidden",
+                Medium,
+                "A full-text search's configuration is a parameter in pg_stat_statements, so no index can be proposed for it",
                 FINDINGS,
                 None,
             ),

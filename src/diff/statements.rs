@@ -151,6 +151,14 @@ pub fn regressions(
     found
 }
 
+/// A call of `pg_stat_statements_reset`: the diff reports the reset itself
+/// (see `reset`), and the call is no statement of the workload.
+fn resets_statistics(query: &str) -> bool {
+    query
+        .to_ascii_lowercase()
+        .contains("pg_stat_statements_reset(")
+}
+
 /// Statements OLD does not have that took at least
 /// [`NEW_STATEMENT_MIN_SHARE`] of the window's time; the most time first.
 pub fn new_statements(
@@ -160,7 +168,12 @@ pub fn new_statements(
 ) -> Vec<StatementChange> {
     let mut found: Vec<StatementChange> = windows
         .iter()
-        .filter(|w| w.old.is_none() && w.calls > 0 && !is_utility_statement(&w.new.query))
+        .filter(|w| {
+            w.old.is_none()
+                && w.calls > 0
+                && !is_utility_statement(&w.new.query)
+                && !resets_statistics(&w.new.query)
+        })
         .map(|w| change(w, totals.total_exec_time_ms))
         .filter(|c| c.share_of_window >= NEW_STATEMENT_MIN_SHARE)
         .collect();

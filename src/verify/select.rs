@@ -30,7 +30,7 @@ use super::proposals::{index_node, LeftOut, RejectedProposal, StatementPlans, Ve
 use super::{HypotheticalIndex, PlanSummary, VerifyError, WhatIf};
 use crate::analyze::indexes::candidate::KeyTarget;
 use crate::analyze::indexes::space::{CandidateSpace, StatementScope};
-use crate::analyze::indexes::{covering_note, reason, ExpectedPlan, IndexProposal};
+use crate::analyze::indexes::{reason_on, ExpectedPlan, IndexProposal};
 use crate::snapshot::{QualifiedName, Snapshot, Statement, TableKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -973,17 +973,9 @@ pub async fn select(
             .sum();
         proposal.estimated_size_bytes = session.sizes[i].unwrap_or(proposal.estimated_size_bytes);
         proposal.verified = true;
-        proposal.reason = reason(
-            &proposal.key_specs,
-            &proposal.key_roles,
-            &proposal.partial,
-            ids.len(),
-        );
         if let Some(table) = snapshot.table(&proposal.table_name.schema, &proposal.table_name.name)
         {
-            proposal
-                .reason
-                .push_str(&covering_note(table, &proposal.include));
+            proposal.reason = reason_on(table, &proposal.access_index(), ids.len());
         }
         chosen_of.insert(i, chosen.len());
         chosen.push(proposal);

@@ -16,6 +16,7 @@ pub mod limit_without_order_by;
 pub mod not_in_subquery;
 pub mod offset_pagination;
 pub mod select_star_wide_table;
+pub mod text_search_config_hidden;
 
 use crate::analyze::finding::{Finding, Severity};
 use crate::analyze::indexes::{IndexProposal, TableFilter};
@@ -133,7 +134,7 @@ pub fn check(
         options,
         proposals,
     };
-    let rules: [fn(&Context, &HotStatement) -> Vec<Finding>; 8] = [
+    let rules: [fn(&Context, &HotStatement) -> Vec<Finding>; 9] = [
         offset_pagination::check,
         limit_without_order_by::check,
         leading_wildcard_like::check,
@@ -142,6 +143,7 @@ pub fn check(
         implicit_cast::check,
         select_star_wide_table::check,
         count_star_large_table::check,
+        text_search_config_hidden::check,
     ];
     let mut findings: Vec<Finding> = Vec::new();
     for hot in hot_statements(snapshot, workload, options) {

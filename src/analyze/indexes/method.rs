@@ -23,6 +23,16 @@ impl AccessMethod {
         }
     }
 
+    /// The method as the PostgreSQL documentation spells it in prose.
+    pub fn label(self) -> &'static str {
+        match self {
+            AccessMethod::Btree => "btree",
+            AccessMethod::Gin => "GIN",
+            AccessMethod::Gist => "GiST",
+            AccessMethod::Brin => "BRIN",
+        }
+    }
+
     /// The method `pg_am.amname` names, if pgadvise knows it.
     pub fn from_name(name: &str) -> Option<AccessMethod> {
         [

@@ -5,6 +5,7 @@
 //! Pure: the proposals are heuristic here; `verify` keeps only those the
 //! planner uses and that pay.
 
+pub mod brin;
 pub mod candidate;
 pub mod method;
 pub mod operator_class;
@@ -17,7 +18,9 @@ pub mod space;
 use crate::analyze::workload::Workload;
 pub use crate::analyze::workload::{HotStatements, HotThreshold};
 use crate::snapshot::{QualifiedName, Snapshot, Statement, Table};
-use candidate::{indexes_for_access, AccessIndex, CandidateKey, KeyRole, PartialPredicate};
+use candidate::{
+    indexes_for_access, AccessIndex, CandidateKey, KeyRole, KeyTarget, PartialPredicate,
+};
 pub use method::AccessMethod;
 use serde::Serialize;
 use serve::{serves, IndexForm};
@@ -115,7 +118,7 @@ pub struct IndexProposal {
     #[serde(skip)]
     pub definition_tail: String,
     /// BRIN's pages_per_range, stated in the definition.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pages_per_range: Option<u32>,
     /// Per statement, what verification saw the planner do with the index.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -159,6 +162,21 @@ pub struct ServedByExisting {
 pub struct IndexAdvice {
     pub proposals: Vec<IndexProposal>,
     pub served_by_existing: Vec<ServedByExisting>,
+}
+
+impl IndexProposal {
+    /// The index this proposal defines, as the candidate builders see it.
+    pub fn access_index(&self) -> AccessIndex {
+        AccessIndex {
+            table: self.table_name.clone(),
+            keys: self.key_specs.clone(),
+            roles: self.key_roles.clone(),
+            predicates: self.partial.clone(),
+            include: self.include.clone(),
+            method: self.method,
+            pages_per_range: self.pages_per_range,
+        }
+    }
 }
 
 /// A candidate while merging: the index and the statements it serves.
@@ -213,12 +231,11 @@ pub fn propose(
         };
         let existing = snapshot
             .indexes_of(&m.index.table)
-            .filter_map(|i| IndexForm::of_existing(i).map(|f| (i, f)))
-            .find(|(_, form)| serves(form, &m.index.keys, &m.index.roles, &m.index.predicates));
+            .find(|i| serve::existing_serves(i, &m.index));
         let mut queryids: Vec<i64> = m.statements.iter().map(|s| s.queryid).collect();
         queryids.sort_unstable();
         queryids.dedup();
-        if let Some((index, _)) = existing {
+        if let Some(index) = existing {
             advice.served_by_existing.push(ServedByExisting {
                 table: m.index.table.to_string(),
                 columns: m.index.keys.iter().map(render::key_label).collect(),
@@ -227,9 +244,13 @@ pub fn propose(
             });
             continue;
         }
-        let name = render::index_name(&m.index.table, &m.index.keys, &m.index.predicates, &|n| {
-            taken.iter().any(|t| t == n)
-        });
+        let name = render::index_name_using(
+            m.index.method,
+            &m.index.table,
+            &m.index.keys,
+            &m.index.predicates,
+            &|n| taken.iter().any(|t| t == n),
+        );
         taken.push(name.clone());
         advice.proposals.push(proposal(table, &m, name, queryids));
     }
@@ -275,9 +296,19 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         .map(|p| size::predicate_fraction(table, p))
         .try_fold(1.0, |acc, f| f.map(|f| acc * f));
     let include = &m.index.include;
-    let full = size::estimate_bytes(table, keys, include, rows);
+    let storage = render::Storage {
+        method: m.index.method,
+        pages_per_range: m.index.pages_per_range,
+    };
+    let btree_bytes = size::estimate_bytes(table, keys, include, rows);
+    let full = match m.index.pages_per_range {
+        Some(pages) if m.index.method == AccessMethod::Brin => brin::estimate_bytes(table, pages),
+        _ => btree_bytes,
+    };
     let estimated = match (predicates.is_empty(), fraction) {
-        (false, Some(f)) => size::estimate_bytes(table, keys, include, rows * f),
+        (false, Some(f)) if m.index.method == AccessMethod::Btree => {
+            size::estimate_bytes(table, keys, include, rows * f)
+        }
         _ => full,
     };
     let workload_time_ms: f64 = m
@@ -287,21 +318,34 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         .sum();
     let mut queries: Vec<String> = m.statements.iter().map(|s| s.query.clone()).collect();
     queries.dedup();
-    let mut reason = reason(keys, &m.index.roles, predicates, m.statements.len());
-    reason.push_str(&covering_note(table, include));
+    let reason = reason_on(table, &m.index, m.statements.len());
     IndexProposal {
         table: m.index.table.to_string(),
         columns: keys.iter().map(render::key_label).collect(),
         include: include.clone(),
         predicate: render::predicate_sql(predicates),
-        method: AccessMethod::Btree,
+        method: m.index.method,
         verification: None,
         requires: Vec::new(),
-        pages_per_range: None,
-        ddl: render::create_index_sql(&name, &m.index.table, keys, include, predicates),
-        hypothetical_sql: render::hypothetical_index_sql(&m.index.table, keys, include, predicates),
-        hypothetical_full_sql: (!predicates.is_empty())
-            .then(|| render::hypothetical_index_sql(&m.index.table, keys, include, &[])),
+        pages_per_range: m.index.pages_per_range,
+        ddl: render::create_index_sql_using(
+            storage,
+            &name,
+            &m.index.table,
+            keys,
+            include,
+            predicates,
+        ),
+        hypothetical_sql: render::hypothetical_index_sql_using(
+            storage,
+            &m.index.table,
+            keys,
+            include,
+            predicates,
+        ),
+        hypothetical_full_sql: (!predicates.is_empty()).then(|| {
+            render::hypothetical_index_sql_using(storage, &m.index.table, keys, include, &[])
+        }),
         name,
         verified: false,
         cost_before: None,
@@ -332,9 +376,37 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         key_roles: m.index.roles.clone(),
         partial: predicates.clone(),
         table_name: m.index.table.clone(),
-        definition_tail: render::definition_tail(keys, &[], predicates),
+        definition_tail: render::definition_tail_using(storage, keys, include, predicates),
         plans: Vec::new(),
     }
+}
+
+/// Why `index` on `table`, for `statements` statements: its keys' roles,
+/// the partial predicate, the INCLUDE columns, and for a BRIN why the column
+/// suits one.
+pub(crate) fn reason_on(table: &Table, index: &AccessIndex, statements: usize) -> String {
+    let mut text = reason(&index.keys, &index.roles, &index.predicates, statements);
+    text.push_str(&covering_note(table, &index.include));
+    if let (
+        AccessMethod::Brin,
+        [CandidateKey {
+            key: KeyTarget::Column(c),
+            ..
+        }],
+    ) = (index.method, index.keys.as_slice())
+    {
+        let fit = table
+            .columns
+            .iter()
+            .find(|col| &col.name == c)
+            .and_then(|col| brin::fit(table, col));
+        if let Some(fit) = fit {
+            let btree = size::estimate_bytes(table, &index.keys, &[], table.reltuples.max(0.0));
+            text.push_str("; ");
+            text.push_str(&brin::reason(&fit, c, table, btree));
+        }
+    }
+    text
 }
 
 /// What the reason adds for INCLUDE columns (empty without them).
@@ -409,6 +481,7 @@ fn merge(candidates: Vec<Merged>) -> Vec<Merged> {
     for c in sorted {
         let host = kept.iter_mut().find(|k| {
             k.index.table == c.index.table
+                && k.index.method == c.index.method
                 && k.index.predicates == c.index.predicates
                 && serves(
                     &IndexForm::of_candidate(&k.index.keys, &k.index.predicates),

@@ -151,7 +151,10 @@ pub fn search_uses(access: &TableAccess, table: &Table) -> Vec<SearchUse> {
             (PredicateOp::Operator(op), "tsvector") if op == "@@" => {
                 Some((SearchKind::FullText, op.clone()))
             }
-            (PredicateOp::Operator(op), t) if is_text_type(t) && (op == "~" || op == "~*") => {
+            // Regular expressions, and pg_trgm's similarity `name % $1`.
+            (PredicateOp::Operator(op), t)
+                if is_text_type(t) && (op == "~" || op == "~*" || op == "%") =>
+            {
                 Some((SearchKind::Trigram, op.clone()))
             }
             // A pattern that may start with a wildcard: only trigrams serve it.
@@ -176,6 +179,29 @@ pub fn search_uses(access: &TableAccess, table: &Table) -> Vec<SearchUse> {
             };
             if !uses.contains(&search) {
                 uses.push(search);
+            }
+        }
+    }
+    // `ORDER BY name <-> $1`: the nearest by trigram distance, which a GiST
+    // index returns in order; a GIN cannot. The same key's trigram filters
+    // then go to that GiST index too (gist_trgm_ops serves them): one index.
+    if let Some(distance) = &access.order_by_distance {
+        if let IndexKey::Column(c) = &distance.key {
+            if let Some(t) = column_type(c).filter(|t| is_text_type(t)) {
+                let key = KeyTarget::Column(c.clone());
+                for u in uses.iter_mut() {
+                    if u.key == key && u.kind == SearchKind::Trigram {
+                        u.method = AccessMethod::Gist;
+                    }
+                }
+                uses.push(SearchUse {
+                    key,
+                    key_type: t,
+                    kind: SearchKind::Trigram,
+                    method: AccessMethod::Gist,
+                    operator: distance.operator.clone(),
+                    ordering: true,
+                });
             }
         }
     }
@@ -359,7 +385,11 @@ pub fn class_serves(
     };
     find(&snapshot.operator_classes)
         .or_else(|| find(&known))
-        .is_some_and(|c| operators.iter().all(|o| c.operators.contains(o)))
+        .is_some_and(|c| {
+            operators
+                .iter()
+                .all(|o| c.operators.contains(o) || c.ordering_operators.contains(o))
+        })
 }
 
 /// The key with its operator class (named only when not the type's default).
@@ -477,6 +507,89 @@ mod tests {
                 .collect();
             assert_eq!(uses(where_clause), expected, "WHERE {where_clause}");
         }
+    }
+
+    #[test]
+    fn a_distance_order_makes_the_key_a_gist_trigram_index() {
+        let mut snapshot = fixture::snapshot();
+        snapshot.tables = vec![table()];
+        let catalog = catalog_of(&snapshot);
+        /// (statement, expected (key, method, operator, ordering) uses)
+        type Case<'a> = (&'a str, &'a [(&'a str, AccessMethod, &'a str, bool)]);
+        let gist = AccessMethod::Gist;
+        let cases: &[Case] = &[
+            (
+                "SELECT id FROM items ORDER BY content <-> $1 LIMIT 10",
+                &[("content", gist, "<->", true)],
+            ),
+            // The filter on the same key joins the GiST index.
+            (
+                "SELECT id FROM items WHERE content % $1 ORDER BY content <-> $1 LIMIT 10",
+                &[
+                    ("content", gist, "%", false),
+                    ("content", gist, "<->", true),
+                ],
+            ),
+            // A filter on another key keeps its GIN.
+            (
+                "SELECT id FROM items WHERE name ILIKE $1 ORDER BY content <-> $2 LIMIT 10",
+                &[
+                    ("name", AccessMethod::Gin, "~~*", false),
+                    ("content", gist, "<->", true),
+                ],
+            ),
+            (
+                "SELECT id FROM items WHERE content % $1",
+                &[("content", AccessMethod::Gin, "%", false)],
+            ),
+            // Not a distance from a given value, or not text: nothing.
+            (
+                "SELECT id FROM items ORDER BY content <-> name LIMIT 10",
+                &[],
+            ),
+            ("SELECT id FROM items ORDER BY id <-> $1 LIMIT 10", &[]),
+            (
+                "SELECT id FROM items ORDER BY content <-> $1 DESC LIMIT 10",
+                &[],
+            ),
+        ];
+        for (sql, expected) in cases {
+            let shape = analyze_statement(sql, &catalog).expect("analyzable");
+            let found: Vec<(String, AccessMethod, String, bool)> =
+                search_uses(&shape.accesses[0], &table())
+                    .into_iter()
+                    .map(|u| {
+                        let KeyTarget::Column(c) = u.key else {
+                            panic!("{sql}: a column key");
+                        };
+                        (c, u.method, u.operator, u.ordering)
+                    })
+                    .collect();
+            let expected: Vec<(String, AccessMethod, String, bool)> = expected
+                .iter()
+                .map(|(k, m, o, ord)| (k.to_string(), *m, o.to_string(), *ord))
+                .collect();
+            assert_eq!(found, expected, "{sql}");
+        }
+        let chosen = choose_class(
+            &Snapshot::default(),
+            gist,
+            SearchKind::Trigram,
+            "text",
+            &["%".to_string()],
+            &["<->".to_string()],
+        )
+        .expect("a class");
+        assert_eq!(chosen.class.name, "gist_trgm_ops");
+        assert_eq!(chosen.missing_extension.as_deref(), Some("pg_trgm"));
+        assert!(class_serves(
+            &Snapshot::default(),
+            gist,
+            SearchKind::Trigram,
+            "text",
+            Some("gist_trgm_ops"),
+            &["%".to_string(), "<->".to_string()],
+        ));
     }
 
     #[test]

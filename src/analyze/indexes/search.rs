@@ -90,6 +90,7 @@ pub(super) fn propose(
             }
         }
     }
+    fold_trigram_filters_into_gist(&mut groups);
     for (key, group) in groups {
         let Some(table) = snapshot.table(&key.table.schema, &key.table.name) else {
             continue;
@@ -194,6 +195,43 @@ pub(super) fn propose(
     }
 }
 
+/// Where one statement orders a key by trigram distance (a GiST index) and
+/// others only filter it (a GIN index), the GiST index serves the filters
+/// too: one index on the key, not two.
+fn fold_trigram_filters_into_gist(groups: &mut BTreeMap<GroupKey, Group>) {
+    let gist_keys: Vec<GroupKey> = groups
+        .keys()
+        .filter(|k| k.kind == SearchKind::Trigram && k.method == AccessMethod::Gist)
+        .cloned()
+        .collect();
+    for gist in gist_keys {
+        let gin = GroupKey {
+            method: AccessMethod::Gin,
+            ..gist.clone()
+        };
+        let Some(filters) = groups.remove(&gin) else {
+            continue;
+        };
+        if let Some(group) = groups.get_mut(&gist) {
+            for operator in filters.operators {
+                if !group.operators.contains(&operator) {
+                    group.operators.push(operator);
+                }
+            }
+            group.operators.sort();
+            for statement in filters.statements {
+                if !group
+                    .statements
+                    .iter()
+                    .any(|s| s.queryid == statement.queryid)
+                {
+                    group.statements.push(statement);
+                }
+            }
+        }
+    }
+}
+
 fn key_label(target: &KeyTarget) -> String {
     match target {
         KeyTarget::Column(c) | KeyTarget::Expression(c) => c.clone(),
@@ -206,10 +244,18 @@ fn comparable(sql: &str) -> String {
     normalize_sql(sql).replace("::regconfig", "")
 }
 
-/// A valid index of the same method on the same key, whose class has
-/// every operator the statements use.
+/// A valid index of the same method on the same key (or a GiST trigram
+/// index for trigram filters), whose class has every operator the
+/// statements use.
 fn existing_serves(snapshot: &Snapshot, index: &Index, key: &GroupKey, group: &Group) -> bool {
-    if !index.is_valid || !index.is_ready || index.method != key.method.as_str() {
+    let Some(method) = AccessMethod::from_name(&index.method) else {
+        return false;
+    };
+    // A GiST trigram index serves trigram filters too (slower than a GIN,
+    // but a second index on the key would cost more than it saves).
+    let usable =
+        method == key.method || (key.kind == SearchKind::Trigram && method == AccessMethod::Gist);
+    if !index.is_valid || !index.is_ready || !usable {
         return false;
     }
     // A partial index serves only statements that imply its predicate:
@@ -230,7 +276,7 @@ fn existing_serves(snapshot: &Snapshot, index: &Index, key: &GroupKey, group: &G
         same_key
             && class_serves(
                 snapshot,
-                key.method,
+                method,
                 key.kind,
                 &group.key_type,
                 k.opclass.as_deref(),
@@ -246,6 +292,10 @@ fn reason(key: &GroupKey, group: &Group, class: &str, is_default: bool) -> Strin
             " (only @>, @?, @@ are used: jsonb_path_ops is smaller and faster than jsonb_ops)"
         }
         (SearchKind::Jsonb, _) => " (key-existence operators need jsonb_ops)",
+        (SearchKind::Trigram, "gist_trgm_ops") => {
+            " (only a GiST index returns rows nearest first by <->, so ORDER BY ... LIMIT stops \
+             after them; it serves the trigram filters on the key as well)"
+        }
         _ => "",
     };
     let mut operators = group.operators.clone();
@@ -257,7 +307,7 @@ fn reason(key: &GroupKey, group: &Group, class: &str, is_default: bool) -> Strin
         key.kind.label(),
         operators.join(", "),
         key_label(&group.target),
-        key.method.as_str().to_uppercase(),
+        key.method.label(),
         class,
         if is_default {
             " (the type's default class)"
@@ -302,7 +352,7 @@ fn verification(
     let mut parts = vec![format!(
         "hypopg cannot simulate {} indexes, so no plan was made with it; evidence instead: \
          {timing}; {} holds {:.0} rows in {}; the index is estimated at {}",
-        method.as_str().to_uppercase(),
+        method.label(),
         QualifiedName::new(&table.schema, &table.name),
         table.reltuples.max(0.0),
         bytes(table.size_bytes),

@@ -3,9 +3,41 @@
 //! or range keys follow in order (all in the same direction or all reversed),
 //! and its partial predicate, if any, is implied by the candidate's.
 
-use super::candidate::{CandidateKey, KeyRole, KeyTarget, PartialPredicate};
+use super::candidate::{AccessIndex, CandidateKey, KeyRole, KeyTarget, PartialPredicate};
+use super::method::AccessMethod;
 use super::render;
 use crate::snapshot::Index;
+
+/// Whether an existing index already serves what `candidate` asks for: a
+/// btree by [`serves`]; for a BRIN candidate also a valid BRIN holding its
+/// column (each column of a BRIN is summarised on its own, so any position).
+pub fn existing_serves(existing: &Index, candidate: &AccessIndex) -> bool {
+    if candidate.method == AccessMethod::Brin
+        && existing.method == AccessMethod::Brin.as_str()
+        && existing.is_valid
+        && existing.is_ready
+        && existing.predicate.is_none()
+    {
+        let held = candidate.keys.iter().all(|k| match &k.key {
+            KeyTarget::Column(c) => existing
+                .keys
+                .iter()
+                .any(|e| e.column.as_deref() == Some(c.as_str())),
+            KeyTarget::Expression(_) => false,
+        });
+        if held {
+            return true;
+        }
+    }
+    IndexForm::of_existing(existing).is_some_and(|form| {
+        serves(
+            &form,
+            &candidate.keys,
+            &candidate.roles,
+            &candidate.predicates,
+        )
+    })
+}
 
 /// The shape of an index for comparison: keys with direction, predicate text.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@
 use super::candidate::{
     covering_form, index_for_join, indexes_for_access, narrower_forms, AccessIndex, KeyTarget,
 };
-use super::serve::{serves, IndexForm};
+use super::serve::existing_serves;
 use super::{hot_statements, proposal, render, size, HotStatements, IndexProposal, Merged};
 use super::{TableFilter, PARTIAL_MAX_FRACTION};
 use crate::analyze::queries::{IndexKey, TableAccess};
@@ -237,8 +237,8 @@ impl<'a> Builder<'a> {
     /// existing valid index already serves it.
     fn add_form(&mut self, index: &AccessIndex, statement: &'a Statement) -> Option<usize> {
         let form = format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            index.table, index.keys, index.predicates, index.include
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            index.table, index.keys, index.predicates, index.include, index.method
         );
         if let Some(&at) = self.by_form.get(&form) {
             if !self.statements_of[at]
@@ -264,8 +264,7 @@ impl<'a> Builder<'a> {
             .snapshot
             .indexes_of(&index.table)
             .filter(|existing| holds_include(existing))
-            .filter_map(IndexForm::of_existing)
-            .any(|form| serves(&form, &index.keys, &index.roles, &index.predicates));
+            .any(|existing| existing_serves(existing, index));
         if existing {
             return None;
         }
@@ -404,14 +403,19 @@ pub fn name_chosen(snapshot: &Snapshot, chosen: &mut [IndexProposal]) {
     let mut taken: HashSet<String> = snapshot.indexes.iter().map(|i| i.name.clone()).collect();
     taken.extend(snapshot.tables.iter().map(|t| t.name.clone()));
     for proposal in chosen.iter_mut() {
-        let name = render::index_name(
+        let name = render::index_name_using(
+            proposal.method,
             &proposal.table_name,
             &proposal.key_specs,
             &proposal.partial,
             &|n| taken.contains(n),
         );
         taken.insert(name.clone());
-        proposal.ddl = render::create_index_sql(
+        proposal.ddl = render::create_index_sql_using(
+            render::Storage {
+                method: proposal.method,
+                pages_per_range: proposal.pages_per_range,
+            },
             &name,
             &proposal.table_name,
             &proposal.key_specs,

@@ -20,10 +20,10 @@ pub use normalize::{has_pgadvise_tag, normalize_statement, split_statements};
 // verify reads statement texts with the same lexer (parameters, `;`, comments).
 pub(crate) use normalize::{tokenize, Token, TokenKind};
 pub use shape::{
-    AccessFlags, AccessNote, AccessOrigin, AccessRole, ConflictAction, ConflictTarget, IndexKey,
-    JoinCondition, LockStrength, LockWait, NullsOrder, OnConflictShape, Operand, OrBranch, OrGroup,
-    Predicate, PredicateClass, PredicateOp, QueryShape, RowLock, SkipReason, SortDirection,
-    SortKey, StatementKind, TableAccess,
+    AccessFlags, AccessNote, AccessOrigin, AccessRole, ConflictAction, ConflictTarget,
+    DistanceOrder, IndexKey, JoinCondition, LockStrength, LockWait, NullsOrder, OnConflictShape,
+    Operand, OrBranch, OrGroup, Predicate, PredicateClass, PredicateOp, QueryShape, RowLock,
+    SkipReason, SortDirection, SortKey, StatementKind, TableAccess,
 };
 
 use extract::{Abort, Extractor, MAX_DEPTH};

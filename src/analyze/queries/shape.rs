@@ -119,6 +119,10 @@ pub struct TableAccess {
     pub joins: Vec<JoinCondition>,
     /// ORDER BY keys, only when every key is a column/expression of this table.
     pub sort: Vec<SortKey>,
+    /// `ORDER BY key <-> value`: a distance from a value the query gives, which
+    /// only an index whose class has the ordering operator (GiST
+    /// `gist_trgm_ops`) returns in order (k-nearest neighbours).
+    pub order_by_distance: Option<DistanceOrder>,
     /// GROUP BY keys, only when every key belongs to this table.
     pub group_by: Vec<IndexKey>,
     /// DISTINCT ON keys, only when every key belongs to this table.
@@ -357,6 +361,14 @@ pub struct OrBranch {
     /// This table's predicates ANDed in the branch; empty when the branch
     /// constrains only other tables or nothing recognisable.
     pub predicates: Vec<Predicate>,
+}
+
+/// One ORDER BY item `key <op> value`, where `value` is a parameter or constant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DistanceOrder {
+    pub key: IndexKey,
+    /// The ordering operator as the catalog names it (`<->`).
+    pub operator: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

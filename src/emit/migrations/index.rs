@@ -6,7 +6,7 @@
 use super::{IndexDefinition, Migration, PredicateKind, PredicateTest, SessionSetting, Step};
 use crate::analyze::indexes::candidate::{KeyTarget, PartialPredicate};
 use crate::analyze::indexes::render::{fit, key_sql, slug};
-use crate::analyze::indexes::IndexProposal;
+use crate::analyze::indexes::{AccessMethod, IndexProposal};
 use crate::format::{bytes, millis, one_line, sql_literal};
 use crate::snapshot::{QualifiedName, Snapshot, TableKind};
 use std::time::Duration;
@@ -284,7 +284,9 @@ fn header(
     }
     for extension in &p.requires {
         lines.push(format!(
-            "Requires the {extension} extension, which this database does not have: a DBA must              run CREATE EXTENSION {extension}; before this migration (pgadvise never creates              extensions), or the build fails with \"operator class does not exist\"."
+            "Requires the {extension} extension, which this database does not have: a DBA must \
+             run CREATE EXTENSION {extension}; before this migration (pgadvise never creates \
+             extensions), or the build fails with \"operator class does not exist\"."
         ));
     }
     let mut size = format!("Estimated size: {}", bytes(p.estimated_size_bytes));
@@ -295,7 +297,16 @@ fn header(
         ));
     }
     lines.push(format!("{size}."));
-    if let Some(w) = &p.write_cost {
+    if let (Some(w), AccessMethod::Brin) = (&p.write_cost, p.method) {
+        lines.push(format!(
+            "Write cost: small; an INSERT ({} so far) or non-HOT UPDATE ({} so far) widens its range's summary \
+             only when that range is already summarised. Ranges filled since the last VACUUM are not: a scan reads \
+             them whole until autovacuum (or SELECT brin_summarize_new_values({})) summarises them.",
+            w.inserts,
+            w.updates,
+            sql_literal(&index.to_string()),
+        ));
+    } else if let Some(w) = &p.write_cost {
         lines.push(format!(
             "Write cost: every INSERT ({} so far) and every non-HOT UPDATE ({} so far{}) of {} also writes this index.",
             w.inserts,

@@ -337,6 +337,7 @@ impl<'c> Extractor<'c> {
             or_groups: Vec::new(),
             joins: Vec::new(),
             sort: Vec::new(),
+            order_by_distance: None,
             group_by: Vec::new(),
             distinct_on: Vec::new(),
             columns_read: Vec::new(),

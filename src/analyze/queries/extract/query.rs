@@ -6,7 +6,7 @@ use sqlparser::ast::{
     OrderBySort, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Value,
 };
 
-use super::expressions::{output_name, ExprInfo};
+use super::expressions::{output_name, strip_nested, ExprInfo};
 use super::scope::{
     append_entry_columns, origin_of, rename_columns, ColumnOrigin, CteBinding, DerivedOutput,
     ExportedColumn, RangeEntry, Scope,
@@ -14,8 +14,8 @@ use super::scope::{
 use super::{Abort, Extractor, Walk};
 use crate::analyze::queries::catalog::{fold_identifier, fold_object_name};
 use crate::analyze::queries::shape::{
-    AccessFlags, AccessOrigin, AccessRole, IndexKey, LockStrength, LockWait, NullsOrder, RowLock,
-    SortDirection, SortKey,
+    AccessFlags, AccessOrigin, AccessRole, DistanceOrder, IndexKey, LockStrength, LockWait,
+    NullsOrder, RowLock, SortDirection, SortKey,
 };
 
 /// ORDER BY, LIMIT and locking clauses of the query a SELECT is the body of.
@@ -321,6 +321,9 @@ impl<'c> Extractor<'c> {
         }
 
         if let Some(order_by) = modifiers.order_by {
+            if let Some((access, distance)) = self.distance_order(order_by, &projection)? {
+                self.accesses[access].order_by_distance = Some(distance);
+            }
             let sort = self.sort_keys(order_by, &projection)?;
             if let Some((access, keys)) = sort {
                 self.accesses[access].sort = keys;
@@ -422,6 +425,46 @@ impl<'c> Extractor<'c> {
         Ok(owner
             .filter(|_| all_keys && !keys.is_empty())
             .map(|o| (o, keys)))
+    }
+
+    /// `ORDER BY key <-> value` as the first item, the key one scan's and
+    /// the value free of its columns.
+    fn distance_order<'e>(
+        &mut self,
+        order_by: &'e [OrderByExpr],
+        projection: &[(Option<String>, &'e Expr, ExprInfo)],
+    ) -> Walk<Option<(usize, DistanceOrder)>> {
+        let Some(first) = order_by.first() else {
+            return Ok(None);
+        };
+        let Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::LtDashGt,
+            right,
+        } = strip_nested(&first.expr)
+        else {
+            return Ok(None);
+        };
+        if matches!(
+            first.options.sort,
+            Some(OrderBySort::Desc | OrderBySort::Using(_))
+        ) {
+            return Ok(None);
+        }
+        let value = self.scan(right)?;
+        if !value.accesses.is_empty() || value.has_subquery || value.has_aggregate {
+            return Ok(None);
+        }
+        let key = self.level_item_info(left, projection)?.key;
+        Ok(key.map(|(access, key)| {
+            (
+                access,
+                DistanceOrder {
+                    key,
+                    operator: "<->".to_string(),
+                },
+            )
+        }))
     }
 
     fn sort_keys<'e>(
