@@ -22,7 +22,7 @@ use support::tools::{
 };
 use support::TestDb;
 
-/// Rows of each table: enough that the planner reads a selective search
+/// Rows of a table: enough that the planner reads a selective search
 /// through the index once it exists, few enough that the builds are quick.
 const ROWS: usize = 30_000;
 
@@ -31,8 +31,9 @@ struct Kind {
     table: &'static str,
     /// The table's columns besides `id bigint PRIMARY KEY`.
     columns: &'static str,
-    /// The rows' values of those columns, for `g` in 1..=ROWS.
+    /// The rows' values of those columns, for `g` in 1..=rows.
     values: &'static str,
+    rows: usize,
     /// The statement the index is for, given with `--query`: some need their
     /// constants (a prefix pattern, a text search configuration), which
     /// pg_stat_statements would turn into `$n`.
@@ -50,6 +51,7 @@ const KINDS: &[Kind] = &[
         values: "jsonb_build_object('sku', g, 'color', 'c' || g % 50)",
         query: "SELECT id FROM products WHERE specs @> $1::jsonb",
         definition: "USING gin (specs jsonb_path_ops)",
+        rows: ROWS,
         django_fields: "specs = models.JSONField()",
     },
     Kind {
@@ -58,6 +60,7 @@ const KINDS: &[Kind] = &[
         values: "'customer ' || md5(g::text)",
         query: "SELECT id FROM customers WHERE name ILIKE $1",
         definition: "USING gin (name gin_trgm_ops)",
+        rows: ROWS,
         django_fields: "name = models.TextField()",
     },
     Kind {
@@ -67,6 +70,7 @@ const KINDS: &[Kind] = &[
         query:
             "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', $1)",
         definition: "USING gin (to_tsvector('simple'::regconfig, content))",
+        rows: ROWS,
         django_fields: "content = models.TextField()",
     },
     Kind {
@@ -75,6 +79,7 @@ const KINDS: &[Kind] = &[
         values: "ARRAY['l' || g % 5000, 'm' || g % 777, 'all']",
         query: "SELECT id FROM articles WHERE labels && $1::text[]",
         definition: "USING gin (labels)",
+        rows: ROWS,
         django_fields: "labels = ArrayField(models.TextField())",
     },
     // Under a collation that does not compare bytewise a plain btree cannot
@@ -85,7 +90,29 @@ const KINDS: &[Kind] = &[
         values: "CASE WHEN g % 1000 = 0 THEN 'admin' ELSE 'user' END || g",
         query: "SELECT id FROM accounts WHERE login LIKE 'adm%'",
         definition: "USING btree (login text_pattern_ops)",
+        rows: ROWS,
         django_fields: "login = models.TextField()",
+    },
+    // ORDER BY distance: only a GiST index returns the nearest first.
+    Kind {
+        table: "people",
+        columns: "name text NOT NULL",
+        values: "'person ' || md5(g::text)",
+        query: "SELECT id, name FROM people WHERE name % $1 ORDER BY name <-> $1 LIMIT 10",
+        definition: "USING gist (name gist_trgm_ops)",
+        rows: ROWS,
+        django_fields: "name = models.TextField()",
+    },
+    // A range on the insertion time of an append-only log of 64 MB and
+    // more (the BRIN threshold: wide rows reach it with few of them).
+    Kind {
+        table: "events",
+        columns: "created_at timestamptz NOT NULL, payload text NOT NULL",
+        values: "timestamptz '2025-01-01' + g * interval '1 minute', repeat('x', 900)",
+        query: "SELECT id FROM events WHERE created_at BETWEEN $1::timestamptz AND $2::timestamptz",
+        definition: "USING brin (created_at) WITH (pages_per_range='32')",
+        rows: 70_000,
+        django_fields: "created_at = models.DateTimeField()\n    payload = models.TextField()",
     },
 ];
 
@@ -95,10 +122,11 @@ async fn search_database(prefix: &str) -> TestDb {
     for kind in KINDS {
         sql.push_str(&format!(
             "CREATE TABLE {table} (id bigint PRIMARY KEY, {columns});\n\
-             INSERT INTO {table} SELECT g, {values} FROM generate_series(1, {ROWS}) g;\n",
+             INSERT INTO {table} SELECT g, {values} FROM generate_series(1, {rows}) g;\n",
             table = kind.table,
             columns = kind.columns,
             values = kind.values,
+            rows = kind.rows,
         ));
     }
     scenarios::load_collated(prefix, "C.UTF-8", &sql).await
