@@ -24,8 +24,9 @@ use crate::error::RunError;
 use crate::settings::{Advisor, Connection, ScanSettings};
 use crate::snapshot::{Snapshot, Statement};
 use crate::verification_plan::VerificationPlan;
-use crate::verify::proposals::VerifyReport;
+use crate::verify::proposals::{LeftOut, VerifyReport};
 use crate::verify::select::{select, SelectOptions, Selection};
+use crate::verify::selectivity::add_filter_evidence;
 use crate::verify::{PlanSummary, VerifyError, VerifyOptions, WhatIf};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -284,6 +285,26 @@ pub async fn analyze_scan(
             None
         }
         None => None,
+    };
+    // No what-if session (no hypopg, an offline snapshot, --no-verify, or
+    // verification failed): the budget still bounds the set, by pgadvise's
+    // own estimates, and the report lists what it left out.
+    let verification = match verification {
+        None if settings.advisor.budget_bytes.is_some() => {
+            let (fitting, left_out) = within_budget(
+                std::mem::take(&mut advice.proposals),
+                settings.advisor.budget_bytes,
+                &[],
+                false,
+                diagnostics,
+            );
+            advice.proposals = fitting;
+            (!left_out.is_empty()).then(|| VerifyReport {
+                left_out,
+                ..VerifyReport::default()
+            })
+        }
+        verification => verification,
     };
     let mut report = ScanReport::new(
         &snapshot,
@@ -601,20 +622,31 @@ async fn verify_live(
     };
     // hypopg cannot build GIN or GiST indexes: those stay out of the
     // selection, unverified with their reason, and come back after it.
-    let (simulated, unsimulated): (Vec<IndexProposal>, Vec<IndexProposal>) = advice
+    let (simulated, mut unsimulated): (Vec<IndexProposal>, Vec<IndexProposal>) = advice
         .proposals
         .drain(..)
         .partition(|p| p.method.simulated_by_hypopg());
+    // Their evidence gains the planner's estimate of each filter, from the
+    // baseline plans already made (no further EXPLAIN).
+    add_filter_evidence(&mut unsimulated, &primed, snapshot);
     advice.proposals = simulated;
     if advice.proposals.is_empty() {
         let _ = whatif.close().await;
-        advice.proposals = within_budget(
+        let (fitting, left_out) = within_budget(
             unsimulated,
             settings.advisor.budget_bytes,
             &advice.proposals,
+            true,
             diagnostics,
         );
-        return Ok(None);
+        advice.proposals = fitting;
+        // The session planned the workload but had nothing it could simulate:
+        // the report says so, with what the budget left out.
+        return Ok(Some(VerifyReport {
+            left_out,
+            plans_made: primed.len(),
+            ..VerifyReport::default()
+        }));
     }
     let statements: Vec<&Statement> = workload.analyzed.iter().map(|a| a.statement).collect();
     let select_options = SelectOptions {
@@ -639,7 +671,7 @@ async fn verify_live(
     .await;
     spinner.finish_and_clear();
     match selected {
-        Ok(Selection { chosen, report }) => {
+        Ok(Selection { chosen, mut report }) => {
             let _ = whatif.close().await;
             if let Some((_, reason)) = report.unplannable.first() {
                 diagnostics.warn(&format!(
@@ -659,13 +691,16 @@ async fn verify_live(
                 .collect();
             advice.proposals = chosen;
             advice.proposals.extend(unverified);
-            let unsimulated = within_budget(
+            let (fitting, left_out) = within_budget(
                 unsimulated,
                 settings.advisor.budget_bytes,
                 &advice.proposals,
+                true,
                 diagnostics,
             );
-            advice.proposals.extend(unsimulated);
+            advice.proposals.extend(fitting);
+            // After the measured candidates (most saving first): no saving known.
+            report.left_out.extend(left_out);
             Ok(Some(report))
         }
         Err(e) => {
@@ -678,27 +713,34 @@ async fn verify_live(
     }
 }
 
-/// The unverified proposals (GIN, GiST: hypopg cannot size them) that fit in
-/// what `--budget` leaves after `kept`, by their estimated size, in their order
-/// (most workload time first); the rest are left out with a warning.
+/// The unverified proposals (GIN, GiST: hypopg cannot size them; or every
+/// proposal when no what-if session ran) that fit in what `--budget` leaves
+/// after `kept`, by their estimated size, in their order (most workload time
+/// first); the rest are left out, with a warning, as the report lists them.
 fn within_budget(
-    unsimulated: Vec<IndexProposal>,
+    unverified: Vec<IndexProposal>,
     budget: Option<i64>,
     kept: &[IndexProposal],
+    after_verified_set: bool,
     diagnostics: &Diagnostics,
-) -> Vec<IndexProposal> {
-    let (fitting, over) = split_by_budget(unsimulated, budget, kept);
-    if !over.is_empty() {
-        let bytes: i64 = over.iter().map(|p| p.estimated_size_bytes).sum();
-        diagnostics.warn(&format!(
-            "{} unverified index proposal(s) (~{} estimated, first: {}) left out: they do not fit \
-             in --budget after the other proposals",
-            over.len(),
-            crate::format::bytes(bytes),
-            over[0].ddl
-        ));
-    }
-    fitting
+) -> (Vec<IndexProposal>, Vec<LeftOut>) {
+    let (fitting, over) = split_by_budget(unverified, budget, kept);
+    let (Some(budget), Some(first)) = (budget, over.first()) else {
+        return (fitting, Vec::new());
+    };
+    let bytes: i64 = over.iter().map(|p| p.estimated_size_bytes).sum();
+    diagnostics.warn(&format!(
+        "{} unverified index proposal(s) (~{} estimated, first: {}) left out: they do not fit \
+         in --budget after the other proposals",
+        over.len(),
+        crate::format::bytes(bytes),
+        first.ddl
+    ));
+    let left_out = over
+        .iter()
+        .map(|p| LeftOut::over_budget(p, budget, after_verified_set))
+        .collect();
+    (fitting, left_out)
 }
 
 fn split_by_budget(

@@ -304,6 +304,12 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
         "{posts:#}"
     );
     let documents = assert_gin_proposal(&report, "documents", "body_tsv");
+    if db.has_hypopg {
+        // A statement given with --query is planned in the what-if session's
+        // baseline like an observed one: its estimate is there too.
+        assert_selectivity_evidence(posts, 1, 60_000.0);
+        assert_selectivity_evidence(documents, 1, 60_000.0);
+    }
 
     let admin = db.client().await;
     let plan = build_and_explain(
@@ -685,4 +691,301 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
     })
     .await;
     assert_served_after_build(&db, "customers", name, &[]);
+}
+
+/// The GIN proposal's `estimated_selectivity`: one entry per statement, from
+/// the baseline plans the what-if session made (so only with hypopg), each a
+/// share of the table's rows the generic plan expects its filter to keep.
+fn assert_selectivity_evidence(p: &Value, statements: usize, table_rows: f64) {
+    let estimates = p["estimated_selectivity"]
+        .as_array()
+        .unwrap_or_else(|| panic!("estimated_selectivity: {p:#}"));
+    assert_eq!(estimates.len(), statements, "{p:#}");
+    let queryids = p["queryids"].as_array().expect("queryids");
+    for e in estimates {
+        assert!(queryids.contains(&e["queryid"]), "{e:#} in {p:#}");
+        let rows = e["estimated_rows"].as_f64().expect("estimated_rows");
+        let of = e["table_rows"].as_f64().expect("table_rows");
+        let fraction = e["fraction"].as_f64().expect("fraction");
+        assert!(
+            (of - table_rows).abs() <= table_rows * 0.05,
+            "reltuples {of} near {table_rows}: {p:#}"
+        );
+        // Parameters unknown: the planner's default selectivities, a small share.
+        assert!(fraction > 0.0 && fraction < 0.05, "{e:#}");
+        assert!((rows / of - fraction).abs() < 1e-9, "{e:#}");
+    }
+    let why = p["verification"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("the planner estimates (generic plan")
+            && why.find("the planner estimates") < why.find("pgadvise verify"),
+        "the estimate in the evidence, before the closing note: {why}"
+    );
+}
+
+#[tokio::test]
+async fn gin_evidence_carries_the_planner_s_estimated_selectivity_from_the_baseline_plans() {
+    let db = scenarios::load(
+        "bb_selectivity",
+        "CREATE TABLE articles (id bigint PRIMARY KEY, labels text[] NOT NULL);
+         INSERT INTO articles SELECT g, ARRAY['l' || g % 5000, 'm' || g % 777, 'all']
+           FROM generate_series(1, 100000) g;
+         CREATE TABLE events (id bigint NOT NULL, tags text[] NOT NULL) PARTITION BY RANGE (id);
+         CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (30001);
+         CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (30001) TO (MAXVALUE);
+         INSERT INTO events SELECT g, ARRAY['t' || g % 3000, 'u' || g % 91]
+           FROM generate_series(1, 60000) g;",
+    )
+    .await;
+    let app = db.client().await;
+    // An alias, and a statement that reads the table twice (the scan on the
+    // key is the one that counts).
+    run_workload(
+        &app,
+        "SELECT a.id FROM articles a WHERE a.labels && $1",
+        |i| vec![Box::new(vec![format!("m{i}")])],
+    )
+    .await;
+    run_workload(
+        &app,
+        "SELECT a.id FROM articles a JOIN articles b ON b.id = a.id + 1 \
+         WHERE a.labels @> $1::text[] AND b.id > $2",
+        |i| vec![Box::new(vec![format!("l{}", i * 31)]), Box::new(i as i64)],
+    )
+    .await;
+    run_workload(&app, "SELECT id FROM events WHERE tags @> $1", |i| {
+        vec![Box::new(vec![format!("t{i}")])]
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("report.html");
+    let pr = dir.path().join("pr.md");
+    let report = scan_json(
+        &db,
+        &[
+            "--report",
+            html.to_str().unwrap(),
+            "--pr-body",
+            pr.to_str().unwrap(),
+        ],
+    );
+    let articles = assert_gin_proposal(&report, "articles", "labels");
+    let events = assert_gin_proposal(&report, "events", "tags");
+    // The evidence, estimate and all, where a DBA reads it.
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    let body = std::fs::read_to_string(&pr).expect("PR body");
+    let estimated = db.has_hypopg;
+    assert!(
+        page.contains("<tr><th>Not verified</th><td>hypopg cannot simulate GIN indexes"),
+        "the HTML report shows the evidence"
+    );
+    assert_eq!(
+        page.contains("the planner estimates (generic plan"),
+        estimated,
+        "{page}"
+    );
+    assert!(
+        body.contains("**Not verified with hypopg:** hypopg cannot simulate GIN indexes"),
+        "{body}"
+    );
+    assert_eq!(
+        body.contains("hypopg cannot simulate GIN or GiST, so those come with the evidence"),
+        db.has_hypopg,
+        "{body}"
+    );
+    assert_eq!(
+        body.contains("the planner estimates (generic plan"),
+        estimated,
+        "{body}"
+    );
+    if !db.has_hypopg {
+        // No what-if session, no plan: the evidence stays without the estimate.
+        assert!(articles["estimated_selectivity"].is_null(), "{articles:#}");
+        return;
+    }
+    assert_selectivity_evidence(articles, 2, 100_000.0);
+    // Both partitions' scans, against both partitions' rows.
+    assert_selectivity_evidence(events, 1, 60_000.0);
+
+    // An offline snapshot plans nothing: no estimate, the rest of the evidence stays.
+    let file = dir.path().join("snapshot.json");
+    let out = pgadvise()
+        .args(["snapshot", "--quiet", "-o"])
+        .arg(&file)
+        .arg(&db.url)
+        .output()
+        .expect("running pgadvise snapshot");
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let out = pgadvise()
+        .args(["scan", "--quiet", "--format", "json", "--snapshot"])
+        .arg(&file)
+        .output()
+        .expect("running pgadvise scan --snapshot");
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
+    let offline: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let p = assert_gin_proposal(&offline, "articles", "labels");
+    assert!(p["estimated_selectivity"].is_null(), "{p:#}");
+    assert!(
+        !p["verification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the planner estimates"),
+        "{p:#}"
+    );
+}
+
+/// `left_out[]` of a report's verification: the entry for the index named `name`.
+fn left_out_entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["verification"]["left_out"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("{name} in verification.left_out: {report:#}"))
+}
+
+#[tokio::test]
+async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
+    let db = scenarios::load(
+        "bb_budget",
+        "CREATE TABLE articles (id bigint PRIMARY KEY, labels text[] NOT NULL);
+         INSERT INTO articles SELECT g, ARRAY['l' || g % 5000, 'm' || g % 777, 'all']
+           FROM generate_series(1, 100000) g;
+         CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL);
+         INSERT INTO orders SELECT g, g % 2000 FROM generate_series(1, 100000) g;",
+    )
+    .await;
+    let app = db.client().await;
+    run_workload(&app, "SELECT id FROM articles WHERE labels && $1", |i| {
+        vec![Box::new(vec![format!("m{i}")])]
+    })
+    .await;
+    run_workload(&app, "SELECT id FROM orders WHERE customer_id = $1", |i| {
+        vec![Box::new(i as i32)]
+    })
+    .await;
+    let free = scan_json(&db, &[]);
+    let gin = assert_gin_proposal(&free, "articles", "labels").clone();
+    let gin_name = gin["name"].as_str().unwrap().to_string();
+    // No what-if session (--no-verify): the budget bounds every proposal by
+    // pgadvise's estimates, most workload time first, and lists the rest.
+    let unverified = scan_json(&db, &["--no-verify", "--budget", "1"]);
+    assert!(
+        unverified["indexes"].as_array().unwrap().is_empty(),
+        "{unverified:#}"
+    );
+    let left = left_out_entry(&unverified, &gin_name);
+    assert!(
+        left["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no what-if session"),
+        "{left:#}"
+    );
+    assert!(
+        unverified["verification"]["plans_made"] == 0,
+        "{unverified:#}"
+    );
+    assert_eq!(
+        unverified["verification"]["left_out"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{unverified:#}"
+    );
+    if !db.has_hypopg {
+        return;
+    }
+    let btree = proposals_on(&free, "orders")[0].clone();
+    assert_eq!(btree["verified"], true, "{btree:#}");
+    let gin_bytes = gin["estimated_size_bytes"].as_i64().unwrap();
+    let btree_bytes = btree["estimated_size_bytes"].as_i64().unwrap();
+    assert!(gin_bytes > 1, "{gin:#}");
+    // Room for the btree, not for both.
+    let budget = (btree_bytes + gin_bytes / 2).to_string();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("report.html");
+    let pr = dir.path().join("pr.md");
+    let report = scan_json(
+        &db,
+        &[
+            "--budget",
+            &budget,
+            "--report",
+            html.to_str().unwrap(),
+            "--pr-body",
+            pr.to_str().unwrap(),
+        ],
+    );
+    assert!(proposals_on(&report, "articles").is_empty(), "{report:#}");
+    assert_eq!(proposals_on(&report, "orders").len(), 1, "{report:#}");
+    let left = left_out_entry(&report, &gin_name);
+    assert_eq!(left["ddl"], gin["ddl"], "{left:#}");
+    assert_eq!(left["size_bytes"], gin_bytes, "{left:#}");
+    assert!(
+        left["cost_saving"].is_null(),
+        "no saving measured: {left:#}"
+    );
+    let reason = left["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the budget (") && reason.contains("hypopg cannot simulate GIN indexes"),
+        "{left:#}"
+    );
+
+    let ddl = gin["ddl"].as_str().unwrap();
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    let section = page
+        .split("<h3>Left out by a limit</h3>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no left-out section in the HTML report"));
+    assert!(section.contains(ddl), "{section}");
+    let body = std::fs::read_to_string(&pr).expect("PR body");
+    let section = body
+        .split("### Left out by a limit")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no left-out section in the PR body:\n{body}"));
+    assert!(
+        section.contains(&format!("`{ddl}`")) && section.contains("saving not measured"),
+        "{body}"
+    );
+    let out = pgadvise()
+        .args(["scan", "--quiet", "--budget", &budget])
+        .arg(&db.url)
+        .output()
+        .expect("running pgadvise");
+    let text = support::text(&out.stdout);
+    assert!(
+        text.lines().any(
+            |l| l.contains(&format!("left out: {ddl} (~")) && l.contains("saving not measured")
+        ),
+        "{text}"
+    );
+
+    // Only the GIN proposal (orders excluded): the what-if session planned
+    // the workload but had nothing to simulate; the budget's cut is listed.
+    let gin_only = scan_json(
+        &db,
+        &[
+            "--budget",
+            "1",
+            "--exclude-table",
+            "orders",
+            "--report",
+            html.to_str().unwrap(),
+        ],
+    );
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    assert!(
+        page.contains("available; no proposal is of a kind it can simulate"),
+        "the Verification row says why nothing was verified"
+    );
+    assert!(page.contains("<h3>Left out by a limit</h3>"), "{page}");
+    assert!(
+        gin_only["indexes"].as_array().unwrap().is_empty(),
+        "{gin_only:#}"
+    );
+    left_out_entry(&gin_only, &gin_name);
+    assert!(
+        gin_only["verification"]["plans_made"].as_u64() > Some(0),
+        "{gin_only:#}"
+    );
 }

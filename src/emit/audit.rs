@@ -545,6 +545,7 @@ mod tests {
             },
             definition_tail: String::new(),
             plans: vec![],
+            estimated_selectivity: Vec::new(),
         };
         let drop = |rule: RuleId, index: &str, rebuild: bool| DropProposal {
             index: index.into(),

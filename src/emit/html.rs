@@ -43,6 +43,9 @@ pub struct ReportView {
     pub proposals: Vec<IndexView>,
     pub set_summary: Option<String>,
     pub rejected: Vec<(String, String)>,
+    /// What a limit (`--budget`, `--max-indexes-per-table`) left out: DDL,
+    /// size, saving, why.
+    pub left_out: Vec<[String; 4]>,
     pub unplannable: usize,
     pub already_served: Vec<String>,
     pub drops: Vec<DropView>,
@@ -83,6 +86,9 @@ pub struct IndexView {
     pub size: String,
     pub write_cost: String,
     pub reason: String,
+    /// Why hypopg could not verify it (GIN, GiST), with the evidence instead;
+    /// empty otherwise.
+    pub evidence: String,
     pub statements: Vec<StatementView>,
 }
 
@@ -181,12 +187,19 @@ pub fn view(
     let table_bytes: i64 = s.tables.iter().map(|t| t.total_size_bytes).sum();
     let index_bytes: i64 = s.indexes.iter().map(|i| i.size_bytes).sum();
     let invalid = s.indexes.iter().filter(|i| !i.is_valid).count();
-    let verification = match (&report.verification, s.extension("hypopg")) {
+    // A report with no plan made holds only what --budget left out.
+    let session = report.verification.as_ref().filter(|v| v.plans_made > 0);
+    let verification = match (session, s.extension("hypopg")) {
+        (Some(v), Some(h)) if v.candidates_considered == 0 => format!(
+            "hypopg {} available; no proposal is of a kind it can simulate (GIN and GiST are \
+             checked after deployment by pgadvise verify)",
+            h.version
+        ),
         (Some(_), Some(h)) => format!(
             "verified with hypopg {} (hypothetical indexes, generic plans)",
             h.version
         ),
-        (None, Some(_)) if report.indexes.is_empty() => {
+        (None, Some(_)) if report.indexes.is_empty() && report.verification.is_none() => {
             "hypopg available; nothing to verify".into()
         }
         (None, Some(_)) => {
@@ -280,6 +293,19 @@ pub fn view(
                     .collect()
             })
             .unwrap_or_default(),
+        left_out: report
+            .verification
+            .iter()
+            .flat_map(|v| &v.left_out)
+            .map(|l| {
+                [
+                    l.ddl.clone(),
+                    format!("about {}", bytes(l.size_bytes)),
+                    l.saving_text(),
+                    l.reason.clone(),
+                ]
+            })
+            .collect(),
         unplannable: report
             .verification
             .as_ref()
@@ -411,6 +437,7 @@ fn index_view(
         size,
         write_cost,
         reason: p.reason.clone(),
+        evidence: p.verification.clone().unwrap_or_default(),
         statements,
     }
 }

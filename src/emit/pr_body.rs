@@ -36,6 +36,7 @@ pub fn render(
             out,
             "No index to add: every hot statement is already served by an index, or none would pay."
         );
+        render_left_out(&mut out, report);
         if let Some(pool) = pool {
             render_pool(&mut out, pool);
         }
@@ -44,6 +45,7 @@ pub fn render(
     if n > 0 {
         render_indexes(&mut out, snapshot, report, migrations_dir);
     }
+    render_left_out(&mut out, report);
     render_drops(&mut out, report, migrations_dir);
     if let Some(pool) = pool {
         render_pool(&mut out, pool);
@@ -65,6 +67,17 @@ fn render_indexes(
     migrations_dir: &str,
 ) {
     let verified = report.indexes.iter().all(|p| p.verified);
+    // GIN and GiST proposals carry their evidence instead of a hypopg check,
+    // when a what-if session checked the rest.
+    let session = report
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.plans_made > 0);
+    let verified_or_evidence = session
+        && report
+            .indexes
+            .iter()
+            .all(|p| p.verified || p.verification.is_some());
     let _ = writeln!(
         out,
         "From pg_stat_statements on PostgreSQL {} (read {}): {} statements analyzed. {}\n",
@@ -73,6 +86,10 @@ fn render_indexes(
         report.statements_analyzed,
         if verified {
             "Each index below was checked with hypopg: the planner uses it and it cuts its statements' cost."
+        } else if verified_or_evidence {
+            "Each B-tree below was checked with hypopg; hypopg cannot simulate GIN or GiST, so those \
+             come with the evidence pgadvise has instead (review it before merging) and `pgadvise verify` \
+             checks after the merge that the planner reads through them."
         } else {
             "**These proposals are not verified** (hypopg was not available): review the plans before merging."
         }
@@ -123,6 +140,9 @@ fn render_indexes(
         );
         let _ = writeln!(out, "```sql\n{}\n```\n", p.ddl);
         let _ = writeln!(out, "**Why:** {}\n", p.reason);
+        if let Some(evidence) = &p.verification {
+            let _ = writeln!(out, "**Not verified with hypopg:** {evidence}\n");
+        }
         if p.predicate.is_some() {
             let _ = writeln!(
                 out,
@@ -168,6 +188,43 @@ fn render_indexes(
         let _ = writeln!(out, "- `{}`", p.name);
     }
 }
+
+/// What `--budget` or `--max-indexes-per-table` left out of this PR.
+fn render_left_out(out: &mut String, report: &ScanReport) {
+    let Some(v) = report
+        .verification
+        .as_ref()
+        .filter(|v| !v.left_out.is_empty())
+    else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Left out by a limit\n\n\
+         Not in this PR: `--budget` or `--max-indexes-per-table` had no room for them. Raise the \
+         limit and scan again to get their migrations.\n"
+    );
+    for l in v.left_out.iter().take(LEFT_OUT_LISTED) {
+        let _ = writeln!(
+            out,
+            "- `{}` (about {}, {}): {}",
+            one_line(&l.ddl, usize::MAX),
+            bytes(l.size_bytes),
+            l.saving_text(),
+            l.reason
+        );
+    }
+    if v.left_out.len() > LEFT_OUT_LISTED {
+        let _ = writeln!(
+            out,
+            "- ... and {} more (`pgadvise scan --format json` lists them)",
+            v.left_out.len() - LEFT_OUT_LISTED
+        );
+    }
+}
+
+/// How many left-out indexes the PR body lists.
+const LEFT_OUT_LISTED: usize = 10;
 
 /// The drops and rebuilds of the health rules: what, why, and the way back.
 fn render_drops(out: &mut String, report: &ScanReport, migrations_dir: &str) {

@@ -233,10 +233,10 @@ pub fn index_table(
         for l in v.left_out.iter().take(LISTED) {
             let _ = writeln!(
                 out,
-                "    left out: {} (~{}, would save {:.0} of the workload's cost): {}",
+                "    left out: {} (~{}, {}): {}",
                 l.ddl,
                 bytes(l.size_bytes),
-                l.cost_saving,
+                l.saving_text(),
                 l.reason
             );
         }

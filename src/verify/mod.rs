@@ -24,9 +24,10 @@ pub mod outcome;
 mod plan;
 pub mod proposals;
 pub mod select;
+pub mod selectivity;
 pub(crate) mod statement;
 
-pub use plan::PlanSummary;
+pub use plan::{PlanSummary, RelationScan};
 
 use crate::analyze::queries::normalize_statement;
 use crate::collect::{db_message, failure_kind, QueryFailure, MIN_SERVER_VERSION_NUM, SQL_TAG};

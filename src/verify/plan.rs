@@ -21,6 +21,29 @@ pub struct PlanSummary {
     pub nodes: Vec<String>,
     /// Indented rendering, one line per node, with costs and conditions.
     pub text: String,
+    /// Every node that reads a table's rows (`Seq Scan`, `Bitmap Heap Scan`,
+    /// `Index Scan`, ...), in plan order, with the planner's row estimate.
+    #[serde(default)]
+    pub scans: Vec<RelationScan>,
+}
+
+/// A plan node reading one relation, and how many rows the planner expects
+/// from it after its conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationScan {
+    /// `Relation Name`: unqualified (EXPLAIN names the schema only with VERBOSE);
+    /// for a partitioned table, each partition is a scan of its own.
+    pub relation: String,
+    pub alias: Option<String>,
+    pub node_type: String,
+    /// Rows the node returns, over all processes: a parallel scan's per-process
+    /// estimate times the planner's parallel divisor.
+    pub rows: f64,
+    /// Whether the node applies a condition (`Filter`, `Index Cond`,
+    /// `Recheck Cond`, `TID Cond`): a scan without one returns every row.
+    pub filtered: bool,
+    /// The conditions' text, as EXPLAIN prints them (joined by ` AND `).
+    pub conditions: String,
 }
 
 impl PlanSummary {
@@ -53,13 +76,25 @@ pub(crate) fn summarize(explain_json: &str) -> Result<PlanSummary, String> {
         indexes_used: Vec::new(),
         nodes: Vec::new(),
         text: String::new(),
+        scans: Vec::new(),
     };
-    walk(top, 0, &mut summary);
+    walk(top, 0, 1.0, &mut summary);
     Ok(summary)
 }
 
-fn walk(node: &Value, depth: usize, summary: &mut PlanSummary) {
+/// `divisor`: the parallel divisor of the nearest Gather above (1 outside one).
+fn walk(node: &Value, depth: usize, divisor: f64, summary: &mut PlanSummary) {
     let heading = describe(node);
+    if let Some(scan) = relation_scan(node, divisor) {
+        summary.scans.push(scan);
+    }
+    let divisor = match str_field(node, "Node Type") {
+        Some("Gather" | "Gather Merge") => node
+            .get("Workers Planned")
+            .and_then(Value::as_f64)
+            .map_or(1.0, parallel_divisor),
+        _ => divisor,
+    };
     if let Some(index) = str_field(node, "Index Name") {
         if !summary.indexes_used.iter().any(|i| i == index) {
             summary.indexes_used.push(index.to_string());
@@ -69,8 +104,45 @@ fn walk(node: &Value, depth: usize, summary: &mut PlanSummary) {
     summary.nodes.push(heading);
     if let Some(children) = node.get("Plans").and_then(Value::as_array) {
         for child in children {
-            walk(child, depth + 1, summary);
+            walk(child, depth + 1, divisor, summary);
         }
+    }
+}
+
+/// The conditions that make a scan return fewer rows than its relation holds.
+const SCAN_CONDITIONS: [&str; 4] = ["Index Cond", "Recheck Cond", "Filter", "TID Cond"];
+
+fn relation_scan(node: &Value, divisor: f64) -> Option<RelationScan> {
+    let relation = str_field(node, "Relation Name")?;
+    let node_type = str_field(node, "Node Type")?;
+    // A ModifyTable node names its target but reads nothing itself.
+    if node_type == "ModifyTable" {
+        return None;
+    }
+    let rows = node.get("Plan Rows").and_then(Value::as_f64)?;
+    let parallel = node.get("Parallel Aware").and_then(Value::as_bool) == Some(true);
+    let conditions: Vec<&str> = SCAN_CONDITIONS
+        .iter()
+        .filter_map(|field| str_field(node, field))
+        .collect();
+    Some(RelationScan {
+        relation: relation.to_string(),
+        alias: str_field(node, "Alias").map(str::to_string),
+        node_type: node_type.to_string(),
+        rows: if parallel { rows * divisor } else { rows },
+        filtered: !conditions.is_empty(),
+        conditions: conditions.join(" AND "),
+    })
+}
+
+/// What the planner divides a parallel scan's rows by (costsize.c,
+/// `get_parallel_divisor`, with `parallel_leader_participation` on, the default).
+fn parallel_divisor(workers: f64) -> f64 {
+    let leader = 1.0 - 0.3 * workers;
+    if leader > 0.0 {
+        workers + leader
+    } else {
+        workers
     }
 }
 
@@ -238,6 +310,57 @@ mod tests {
             ["<13>btree_messages_id", "messages_pkey"]
         );
         assert!(!summary.seq_scans("messages"));
+    }
+
+    #[test]
+    fn scans_carry_each_relation_s_rows_over_all_workers() {
+        // Two workers and the leader: the parallel divisor is 2 + (1 - 0.6) = 2.4.
+        let json = r#"[{"Plan": {"Node Type": "Nested Loop", "Startup Cost": 0,
+            "Total Cost": 9, "Plan Rows": 1, "Plans": [
+            {"Node Type": "Gather", "Workers Planned": 2, "Startup Cost": 0, "Total Cost": 5,
+             "Plan Rows": 480, "Plans": [{"Node Type": "Seq Scan", "Parallel Aware": true,
+             "Relation Name": "articles", "Alias": "a", "Startup Cost": 0, "Total Cost": 4,
+             "Plan Rows": 200, "Filter": "(labels @> $1)"}]},
+            {"Node Type": "Bitmap Heap Scan", "Parallel Aware": false, "Relation Name": "tags",
+             "Alias": "tags", "Startup Cost": 0, "Total Cost": 4, "Plan Rows": 7,
+             "Recheck Cond": "(name = a.tag)", "Plans": [{"Node Type": "Bitmap Index Scan",
+             "Index Name": "tags_name", "Startup Cost": 0, "Total Cost": 1, "Plan Rows": 7,
+             "Index Cond": "(name = a.tag)"}]},
+            {"Node Type": "Seq Scan", "Relation Name": "days", "Alias": "days",
+             "Startup Cost": 0, "Total Cost": 1, "Plan Rows": 365}]}}]"#;
+        let summary = summarize(json).expect("summary");
+        let scans: Vec<(&str, f64, bool, &str)> = summary
+            .scans
+            .iter()
+            .map(|s| {
+                (
+                    s.relation.as_str(),
+                    (s.rows * 10.0).round() / 10.0,
+                    s.filtered,
+                    s.conditions.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            scans,
+            [
+                ("articles", 480.0, true, "(labels @> $1)"),
+                ("tags", 7.0, true, "(name = a.tag)"),
+                ("days", 365.0, false, ""),
+            ]
+        );
+        assert_eq!(summary.scans[0].alias.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn parallel_divisors_follow_the_planner() {
+        for (workers, divisor) in [(1.0, 1.7), (2.0, 2.4), (3.0, 3.1), (4.0, 4.0), (6.0, 6.0)] {
+            assert!(
+                (parallel_divisor(workers) - divisor).abs() < 1e-9,
+                "{workers}: {}",
+                parallel_divisor(workers)
+            );
+        }
     }
 
     #[test]

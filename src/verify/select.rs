@@ -631,12 +631,9 @@ pub async fn select(
             for &c in &new {
                 left_out_fate.entry(c).or_insert_with(|| reason.clone());
             }
-            report.left_out.push(LeftOut {
-                ddl: label(),
-                size_bytes: size,
-                cost_saving: gain,
-                reason,
-            });
+            report
+                .left_out
+                .push(LeftOut::measured(label(), size, gain, reason));
             continue;
         }
         session.create(&new).await?;
@@ -722,9 +719,10 @@ pub async fn select(
             }
         }
     }
-    report
-        .left_out
-        .sort_by(|a, b| b.cost_saving.total_cmp(&a.cost_saving));
+    report.left_out.sort_by(|a, b| {
+        let saving = |l: &LeftOut| l.cost_saving.unwrap_or(f64::NEG_INFINITY);
+        saving(b).total_cmp(&saving(a))
+    });
 
     timings.lap("greedy");
     // 4. The set together. Every statement that planned, with the whole set.

@@ -196,6 +196,7 @@ mod tests {
             },
             definition_tail: String::new(),
             plans: vec![],
+            estimated_selectivity: Vec::new(),
         }
     }
 

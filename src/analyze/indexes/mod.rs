@@ -7,6 +7,7 @@
 
 pub mod brin;
 pub mod candidate;
+pub mod evidence;
 pub mod method;
 pub mod operator_class;
 pub mod render;
@@ -123,6 +124,11 @@ pub struct IndexProposal {
     /// Per statement, what verification saw the planner do with the index.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<ExpectedPlan>,
+    /// Unverified (GIN, GiST) only: per statement, the share of the table's
+    /// rows its generic plan expects the filter to keep, from the baseline
+    /// plans of the what-if session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimated_selectivity: Vec<evidence::FilterEstimate>,
 }
 
 /// How one statement's generic plan changed with the index (hypopg's estimate).
@@ -378,6 +384,7 @@ fn proposal(table: &Table, m: &Merged, name: String, queryids: Vec<i64>) -> Inde
         table_name: m.index.table.clone(),
         definition_tail: render::definition_tail_using(storage, keys, include, predicates),
         plans: Vec::new(),
+        estimated_selectivity: Vec::new(),
     }
 }
 

@@ -191,6 +191,7 @@ pub(super) fn propose(
             definition_tail: render::definition_tail_using(storage, &keys, &[], predicates),
             pages_per_range: None,
             plans: Vec::new(),
+            estimated_selectivity: Vec::new(),
         });
     }
 }
@@ -360,9 +361,16 @@ fn verification(
     )];
     if let KeyTarget::Column(c) = target {
         if let Some(freq) = most_common_element_share(table, c) {
+            // An element in most rows (a tag every row has) is no evidence
+            // that lookups read few rows: say what it means instead.
+            let meaning = if freq <= COMMON_ELEMENT_SHARE {
+                "so a lookup for a typical element reads few of them"
+            } else {
+                "a lookup for that element reads much of the table; the index pays for rarer ones"
+            };
             parts.push(format!(
                 "the most common element of {c} is in {:.1}% of rows (pg_stats \
-                 most_common_elems), so a lookup for a typical element reads few of them",
+                 most_common_elems), {meaning}",
                 freq * 100.0
             ));
         }
@@ -381,13 +389,18 @@ fn verification(
                 .to_string(),
         });
     }
-    parts.push(
-        "after deployment, `pgadvise verify` with the migration's verification plan checks that \
-         the planner reads through it"
-            .to_string(),
-    );
+    parts.push(AFTER_DEPLOYMENT.to_string());
     parts.join("; ")
 }
+
+/// The share of rows up to which the most common element still makes a
+/// lookup selective.
+const COMMON_ELEMENT_SHARE: f64 = 0.05;
+
+/// The verification text's last part ([`super::evidence`] adds before it).
+pub(super) const AFTER_DEPLOYMENT: &str =
+    "after deployment, `pgadvise verify` with the migration's \
+     verification plan checks that the planner reads through it";
 
 /// The highest frequency among the column's most common elements (pg_stats
 /// stores three extra numbers after them: min, max and null frequency).
@@ -407,4 +420,51 @@ fn most_common_element_share(table: &Table, column: &str) -> Option<f64> {
         .fold(None, |max: Option<f64>, f| {
             Some(max.map_or(f, |m| m.max(f)))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Column, ColumnStats};
+
+    #[test]
+    fn the_most_common_element_speaks_for_the_index_only_when_it_is_rare() {
+        let table = |freqs: &[f64]| Table {
+            schema: "public".into(),
+            name: "articles".into(),
+            reltuples: 1000.0,
+            columns: vec![Column {
+                name: "labels".into(),
+                stats: Some(ColumnStats {
+                    most_common_elems: freqs.iter().map(|_| Some("x".into())).collect(),
+                    // pg_stats appends min, max and null frequency.
+                    most_common_elem_freqs: freqs.iter().copied().chain([0.0, 1.0, 0.0]).collect(),
+                    ..ColumnStats::default()
+                }),
+                ..Column::default()
+            }],
+            ..Table::default()
+        };
+        let cases: [(&[f64], Option<&str>); 4] = [
+            (&[0.01, 0.02], Some("is in 2.0% of rows (pg_stats most_common_elems), so a lookup for a typical element reads few of them")),
+            (&[0.05], Some("is in 5.0% of rows (pg_stats most_common_elems), so a lookup")),
+            (&[1.0, 0.02], Some("is in 100.0% of rows (pg_stats most_common_elems), a lookup for that element reads much of the table")),
+            (&[], None),
+        ];
+        for (freqs, expected) in cases {
+            let text = verification(
+                &table(freqs),
+                AccessMethod::Gin,
+                &[],
+                8192,
+                &KeyTarget::Column("labels".into()),
+                None,
+            );
+            match expected {
+                Some(part) => assert!(text.contains(part), "{freqs:?}: {text}"),
+                None => assert!(!text.contains("most_common_elems"), "{text}"),
+            }
+            assert!(text.ends_with(AFTER_DEPLOYMENT), "{text}");
+        }
+    }
 }
