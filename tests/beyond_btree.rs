@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
+use support::tools::assert_squawk_clean;
 use support::{pgadvise, scenarios, TestDb};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
@@ -463,54 +463,16 @@ fn migration_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-fn assert_squawk_clean(files: &[std::path::PathBuf]) {
-    let squawk = std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("squawk"))
-                .find(|p| p.is_file())
-        })
-        .expect("squawk (scripts/setup, or: npm install -g squawk-cli@2.66.0)");
-    let out = Command::new(squawk).args(files).output().expect("squawk");
-    assert!(
-        out.status.success(),
-        "squawk: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A database of its own with the given collation (template0), pg_stat_statements
-/// and (where the server has it) hypopg created, the accounts table loaded.
+/// A database of its own with the given collation, the accounts table loaded.
 async fn accounts_database(prefix: &str, collation: &str) -> TestDb {
-    let server = support::server();
-    let name = format!("pgadvise_{prefix}_{}", std::process::id());
-    let admin = support::connect(&server.url("postgres")).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' \
-             LC_COLLATE '{collation}' LC_CTYPE '{collation}'"
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} ({collation}): {e}"));
-    let url = server.url(&name);
-    let client = support::connect(&url).await;
-    let has_hypopg = support::create_hypopg_where_available(&client).await;
-    client
-        .batch_execute(
-            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-             CREATE TABLE accounts (id bigint PRIMARY KEY, login text NOT NULL);
-             INSERT INTO accounts SELECT g, CASE WHEN g % 1000 = 0 THEN 'admin' ELSE 'user' END || g
-               FROM generate_series(1, 100000) g;
-             ANALYZE accounts;",
-        )
-        .await
-        .unwrap_or_else(|e| panic!("loading {name}: {e}"));
-    TestDb {
-        name,
-        url,
-        has_hypopg,
-    }
+    scenarios::load_collated(
+        prefix,
+        collation,
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, login text NOT NULL);
+         INSERT INTO accounts SELECT g, CASE WHEN g % 1000 = 0 THEN 'admin' ELSE 'user' END || g
+           FROM generate_series(1, 100000) g;",
+    )
+    .await
 }
 
 const PREFIX_LIKE: &str = "SELECT id FROM accounts WHERE login LIKE 'adm%'";

@@ -619,6 +619,7 @@ fn search_indexes_use_each_frameworks_own_options() {
             &[
                 "from django.contrib.postgres.indexes import GinIndex",
                 "index=GinIndex(fields=[\"specs\"], name=\"products_specs_gin_idx\", opclasses=[\"jsonb_path_ops\"])",
+                "# Django: add this index to the Meta.indexes of the model for public.products (from django.contrib.postgres.indexes import GinIndex), or the next makemigrations writes its removal:\n#     GinIndex(fields=[\"specs\"], name=\"products_specs_gin_idx\", opclasses=[\"jsonb_path_ops\"]),\n",
                 "migrations.RunSQL(sql=\"CREATE INDEX CONCURRENTLY IF NOT EXISTS products_to_tsvector_english_description_gin_idx ON public.products USING gin ((to_tsvector('english', description)))\"",
             ],
         ),

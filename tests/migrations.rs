@@ -9,139 +9,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use support::pgadvise;
-use support::scenarios::{self, Scenario};
-
-/// A tool the test needs, found on PATH (or the given fallbacks), else a loud failure.
-fn tool(name: &str, fallbacks: &[&str], install: &str) -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    on_path
-        .or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| p.is_file()))
-        .unwrap_or_else(|| {
-            panic!(
-                "\n\n{name} is needed by this test and is not installed.\nInstall it: scripts/setup (or: {install})\n"
-            )
-        })
-}
-
-fn psql() -> PathBuf {
-    tool(
-        "psql",
-        &["/usr/lib/postgresql/15/bin/psql"],
-        "apt-get install postgresql-client",
-    )
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `scan --out`. Without hypopg (the version matrix) proposals stay
-/// unverified, and only `--no-verify` writes their migrations.
-fn scan_out(scenario: &Scenario, dir: &Path, format: &str, extra: &[&str]) -> Output {
-    let unverified: &[&str] = if scenario.db.has_hypopg {
-        &[]
-    } else {
-        &["--no-verify"]
-    };
-    let out = run(pgadvise()
-        .args(["scan", "--quiet", "--out"])
-        .arg(dir)
-        .args(["--migration-format", format])
-        .args(unverified)
-        .args(extra)
-        .arg(&scenario.db.url));
-    assert_eq!(out.status.code(), Some(0), "scan --out: {}", text(&out));
-    out
-}
-
-fn verify(dir: &Path, url: &str, extra: &[&str]) -> Output {
-    run(pgadvise().arg("verify").arg(dir).arg(url).args(extra))
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    files(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(suffix))
-        .map(|n| dir.join(n))
-        .collect()
-}
-
-/// squawk on every migration file (not the verification plans): no violation.
-fn assert_squawk_clean(migration_files: &[PathBuf]) {
-    assert!(!migration_files.is_empty());
-    let squawk = tool("squawk", &[], "npm install -g squawk-cli@2.66.0");
-    let out = run(Command::new(squawk).args(migration_files));
-    assert!(
-        out.status.success(),
-        "squawk found violations in {migration_files:?}:\n{}",
-        text(&out)
-    );
-}
-
-fn psql_file(url: &str, path: &Path) -> Output {
-    run(Command::new(psql())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
-        .arg(path))
-}
-
-fn psql_command(url: &str, sql: &str) -> String {
-    let out = run(Command::new(psql()).args([
-        "-X",
-        "-q",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        url,
-        "-c",
-        sql,
-    ]));
-    assert!(out.status.success(), "psql -c {sql}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// (name, valid) of the indexes on `table` other than its primary key.
-fn indexes(url: &str, table: &str) -> Vec<(String, bool)> {
-    let listing = psql_command(
-        url,
-        &format!(
-            "SELECT c.relname || ':' || i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE i.indrelid = 'public.{table}'::regclass AND NOT i.indisprimary ORDER BY 1"
-        ),
-    );
-    listing
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.to_string(), v == "true"))
-        .collect()
-}
+use support::scenarios;
+use support::tools::{
+    assert_squawk_clean, described, files, indexes, psql, psql_command, psql_file, run, scan_out,
+    tool, verify, with_suffix, AlembicProject, DjangoProject, RailsMigrations,
+};
 
 /// The index name a migration file creates (`... IF NOT EXISTS <name> ON ...`).
 fn created_index(path: &Path) -> String {
@@ -159,7 +33,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     let url = &s1.db.url;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("migrations-out");
-    scan_out(&s1, &dir, "sql", &[]);
+    scan_out(&s1.db, &dir, "sql", &[]);
 
     // One migration per expected index: up, down, and the verification plan.
     let ups: Vec<PathBuf> = with_suffix(&dir, ".sql")
@@ -210,7 +84,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
 
     // Before deploying, verify fails: the indexes are missing.
     let before = verify(&dir, url, &[]);
-    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert_eq!(before.status.code(), Some(1), "{}", described(&before));
     assert!(String::from_utf8_lossy(&before.stdout).contains("MISSING"));
 
     // Applied with psql, twice: the second run changes nothing.
@@ -221,7 +95,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
                 out.status.success(),
                 "round {round}, {}: {}",
                 up.display(),
-                text(&out)
+                described(&out)
             );
         }
     }
@@ -232,7 +106,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
 
     let green = verify(&dir, url, &[]);
     let report = String::from_utf8_lossy(&green.stdout).into_owned();
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert_eq!(report.matches("PASS").count(), 3, "{report}");
     assert!(report.contains("3 passed, 0 failed"), "{report}");
     assert!(report.contains("Index Scan"), "{report}");
@@ -242,7 +116,12 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
             .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
             .arg(&plan));
         let shown = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{}: {}", plan.display(), text(&out));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            plan.display(),
+            described(&out)
+        );
         let index = plan
             .file_name()
             .unwrap()
@@ -267,7 +146,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     // --analyze runs the SELECTs with values from pg_stats, read-only.
     let analyzed = verify(&dir, url, &["--analyze"]);
     let analyzed_report = String::from_utf8_lossy(&analyzed.stdout).into_owned();
-    assert_eq!(analyzed.status.code(), Some(0), "{}", text(&analyzed));
+    assert_eq!(analyzed.status.code(), Some(0), "{}", described(&analyzed));
     assert_eq!(
         analyzed_report.matches("EXPLAIN ANALYZE: ").count(),
         3,
@@ -288,7 +167,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
         .arg(&dir)
         .args(no_verify)
         .arg(url));
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(0), "{}", described(&again));
     assert_eq!(files(&dir), before_files);
 
     // A failed build: the index left INVALID, the migration then "succeeds"
@@ -308,13 +187,13 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     assert!(
         String::from_utf8_lossy(&failed.stderr).contains("could not create unique index"),
         "{}",
-        text(&failed)
+        described(&failed)
     );
     let rerun = psql_file(url, &target);
-    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert!(rerun.status.success(), "{}", described(&rerun));
     let red = verify(&dir, url, &[]);
     let red_report = String::from_utf8_lossy(&red.stdout).into_owned();
-    assert_eq!(red.status.code(), Some(1), "{}", text(&red));
+    assert_eq!(red.status.code(), Some(1), "{}", described(&red));
     assert!(red_report.contains("INVALID"), "{red_report}");
     let fix = format!("DROP INDEX CONCURRENTLY IF EXISTS public.{name};");
     assert!(red_report.contains(&fix), "{red_report}");
@@ -325,9 +204,14 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     );
     psql_command(url, &fix);
     let rebuilt = psql_file(url, &target);
-    assert!(rebuilt.status.success(), "{}", text(&rebuilt));
+    assert!(rebuilt.status.success(), "{}", described(&rebuilt));
     let green_again = verify(&dir, url, &[]);
-    assert_eq!(green_again.status.code(), Some(0), "{}", text(&green_again));
+    assert_eq!(
+        green_again.status.code(),
+        Some(0),
+        "{}",
+        described(&green_again)
+    );
 
     // Down migrations drop what the ups built; running them twice is fine too.
     for round in 0..2 {
@@ -337,7 +221,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
                 out.status.success(),
                 "round {round}, {}: {}",
                 down.display(),
-                text(&out)
+                described(&out)
             );
         }
     }
@@ -347,8 +231,8 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     // With the indexes gone the advisor proposes them again; the folder already
     // holds them (whatever their timestamp), so nothing is duplicated, and
     // --force replaces them in place of the old files.
-    let third = scan_out(&s1, &dir, "sql", &[]);
-    assert_eq!(files(&dir), before_files, "{}", text(&third));
+    let third = scan_out(&s1.db, &dir, "sql", &[]);
+    assert_eq!(files(&dir), before_files, "{}", described(&third));
     assert!(String::from_utf8_lossy(&third.stderr).is_empty());
     let kept = run(pgadvise()
         .args(["scan", "--out"])
@@ -358,14 +242,14 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
     assert!(
         String::from_utf8_lossy(&kept.stderr).contains("already in"),
         "{}",
-        text(&kept)
+        described(&kept)
     );
     let forced = run(pgadvise()
         .args(["scan", "--force", "--out"])
         .arg(&dir)
         .args(no_verify)
         .arg(url));
-    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(forced.status.code(), Some(0), "{}", described(&forced));
     assert_eq!(
         with_suffix(&dir, ".verify.json").len(),
         3,
@@ -381,7 +265,7 @@ async fn dbmate_applies_its_format_and_verify_passes() {
     let s2 = scenarios::s2_transactional_outbox().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db").join("migrations");
-    scan_out(&s2, &dir, "dbmate", &[]);
+    scan_out(&s2.db, &dir, "dbmate", &[]);
     let migrations: Vec<PathBuf> = with_suffix(&dir, ".sql");
     assert_eq!(migrations.len(), 2, "{:?}", files(&dir));
     assert_eq!(with_suffix(&dir, ".verify.psql").len(), 2);
@@ -419,10 +303,10 @@ async fn dbmate_applies_its_format_and_verify_passes() {
             .args(args))
     };
     let up = dbmate_run(&["up"]);
-    assert!(up.status.success(), "dbmate up: {}", text(&up));
+    assert!(up.status.success(), "dbmate up: {}", described(&up));
     let green = verify(&dir, &s2.db.url, &[]);
     let report = String::from_utf8_lossy(&green.stdout).into_owned();
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert!(report.contains("0 failed"), "{report}");
     assert!(indexes(&s2.db.url, "outbox_events").iter().all(|(_, v)| *v));
     assert_eq!(indexes(&s2.db.url, "processed_messages").len(), 1);
@@ -430,17 +314,21 @@ async fn dbmate_applies_its_format_and_verify_passes() {
     // --analyze refuses the row-locking SELECT and says why.
     let analyzed = verify(&dir, &s2.db.url, &["--analyze"]);
     let analyzed_report = String::from_utf8_lossy(&analyzed.stdout).into_owned();
-    assert_eq!(analyzed.status.code(), Some(0), "{}", text(&analyzed));
+    assert_eq!(analyzed.status.code(), Some(0), "{}", described(&analyzed));
     assert!(analyzed_report.contains("row-locking"), "{analyzed_report}");
 
     // Rolled back one by one with dbmate, then up again.
     for _ in 0..2 {
         let down = dbmate_run(&["rollback"]);
-        assert!(down.status.success(), "dbmate rollback: {}", text(&down));
+        assert!(
+            down.status.success(),
+            "dbmate rollback: {}",
+            described(&down)
+        );
     }
     assert!(indexes(&s2.db.url, "processed_messages").is_empty());
     let up_again = dbmate_run(&["up"]);
-    assert!(up_again.status.success(), "{}", text(&up_again));
+    assert!(up_again.status.success(), "{}", described(&up_again));
     assert_eq!(verify(&dir, &s2.db.url, &[]).status.code(), Some(0));
 }
 
@@ -454,7 +342,7 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     let s3 = scenarios::s3_archive_export().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("migrations");
-    scan_out(&s3, &dir, "sqlx", &[]);
+    scan_out(&s3.db, &dir, "sqlx", &[]);
     let ups = with_suffix(&dir, ".up.sql");
     let downs = with_suffix(&dir, ".down.sql");
     assert_eq!(ups.len(), 1, "{:?}", files(&dir));
@@ -481,18 +369,18 @@ async fn sqlx_applies_its_format_and_verify_passes() {
             .args(["--database-url", &url]))
     };
     let up = sqlx_run(&["run"]);
-    assert!(up.status.success(), "sqlx migrate run: {}", text(&up));
+    assert!(up.status.success(), "sqlx migrate run: {}", described(&up));
     let again = sqlx_run(&["run"]);
-    assert!(again.status.success(), "{}", text(&again));
+    assert!(again.status.success(), "{}", described(&again));
     let green = verify(&dir, &s3.db.url, &[]);
     let report = String::from_utf8_lossy(&green.stdout).into_owned();
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     // The index serves the page, the batch delete's subquery and the count.
     assert!(report.contains("0 failed"), "{report}");
     assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
     // The same as JSON, for CI.
     let json = verify(&dir, &s3.db.url, &["--format", "json"]);
-    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    assert_eq!(json.status.code(), Some(0), "{}", described(&json));
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("verify JSON");
     assert_eq!(doc["passed"], true, "{doc}");
     assert_eq!(doc["indexes"][0]["state"], "ready", "{doc}");
@@ -509,7 +397,7 @@ async fn sqlx_applies_its_format_and_verify_passes() {
     assert!(
         revert.status.success(),
         "sqlx migrate revert: {}",
-        text(&revert)
+        described(&revert)
     );
     assert!(indexes(&s3.db.url, "traffic_events").is_empty());
     assert_eq!(verify(&dir, &s3.db.url, &[]).status.code(), Some(1));
@@ -526,7 +414,7 @@ async fn offline_scan_and_bad_folders() {
         .args(["snapshot", "--quiet", "-o"])
         .arg(&snapshot)
         .arg(&s3.db.url));
-    assert!(saved.status.success(), "{}", text(&saved));
+    assert!(saved.status.success(), "{}", described(&saved));
 
     let dir = tmp.path().join("out");
     let unverified = run(pgadvise()
@@ -534,12 +422,17 @@ async fn offline_scan_and_bad_folders() {
         .arg(&snapshot)
         .arg("--out")
         .arg(&dir));
-    assert_eq!(unverified.status.code(), Some(0), "{}", text(&unverified));
+    assert_eq!(
+        unverified.status.code(),
+        Some(0),
+        "{}",
+        described(&unverified)
+    );
     assert!(
         String::from_utf8_lossy(&unverified.stderr)
             .contains("unverified index proposal(s) get no migration"),
         "{}",
-        text(&unverified)
+        described(&unverified)
     );
     assert!(files(&dir).is_empty(), "{:?}", files(&dir));
 
@@ -556,7 +449,7 @@ async fn offline_scan_and_bad_folders() {
         .arg(&snapshot)
         .arg("--out")
         .arg(&dir));
-    assert_eq!(written.status.code(), Some(0), "{}", text(&written));
+    assert_eq!(written.status.code(), Some(0), "{}", described(&written));
     let ups = with_suffix(&dir, ".up.sql");
     assert_eq!(ups.len(), 1, "{:?}", files(&dir));
     let up = std::fs::read_to_string(&ups[0]).unwrap();
@@ -578,7 +471,7 @@ async fn offline_scan_and_bad_folders() {
         .arg(&snapshot)
         .arg("--out")
         .arg(&file));
-    assert_eq!(blocked.status.code(), Some(6), "{}", text(&blocked));
+    assert_eq!(blocked.status.code(), Some(6), "{}", described(&blocked));
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("a-file"));
 
     // verify on a folder without plans, or none at all: exit 2 and what to do.
@@ -586,7 +479,7 @@ async fn offline_scan_and_bad_folders() {
     std::fs::create_dir(&empty).unwrap();
     for folder in [&empty, &tmp.path().join("missing")] {
         let out = verify(folder, &s3.db.url, &[]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{}", described(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("pgadvise: error:"), "{stderr}");
         assert!(stderr.contains("pgadvise scan --out"), "{stderr}");
@@ -594,7 +487,7 @@ async fn offline_scan_and_bad_folders() {
     // A plan that is not JSON: exit 2 naming the file.
     std::fs::write(empty.join("x.verify.json"), "not json").unwrap();
     let bad = verify(&empty, &s3.db.url, &[]);
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert_eq!(bad.status.code(), Some(2), "{}", described(&bad));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("x.verify.json"));
 }
 
@@ -603,73 +496,19 @@ async fn offline_scan_and_bad_folders() {
 /// real; verify passes in between.
 #[tokio::test(flavor = "current_thread")]
 async fn alembic_applies_its_format_and_verify_passes() {
-    let python = tool("python3", &[], "apt-get install python3");
-    let probe = run(Command::new(&python).args(["-c", "import alembic, psycopg2"]));
-    assert!(
-        probe.status.success(),
-        "\n\nalembic is needed by this test.\nInstall it: scripts/setup (or: python3 -m pip install alembic psycopg2-binary)\n{}",
-        text(&probe)
-    );
     let s1 = scenarios::s1_soft_deleted_feed().await;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    scan_out(&s1, &out, "alembic", &[]);
+    scan_out(&s1.db, &out, "alembic", &[]);
     let revisions = with_suffix(&out, ".py");
     assert_eq!(revisions.len(), 3, "{:?}", files(&out));
-
-    // A minimal Alembic project around them.
-    let project = tmp.path().join("project");
-    let versions = project.join("alembic").join("versions");
-    std::fs::create_dir_all(&versions).unwrap();
-    let url = s1
-        .db
-        .url
-        .replacen("postgresql://", "postgresql+psycopg2://", 1);
-    std::fs::write(
-        project.join("alembic.ini"),
-        format!("[alembic]\nscript_location = alembic\nsqlalchemy.url = {url}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        project.join("alembic").join("env.py"),
-        "from alembic import context\n\
-         from sqlalchemy import engine_from_config, pool\n\
-         config = context.config\n\
-         engine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\n\
-         with engine.connect() as connection:\n\
-         \x20   context.configure(connection=connection, target_metadata=None)\n\
-         \x20   with context.begin_transaction():\n\
-         \x20       context.run_migrations()\n",
-    )
-    .unwrap();
-    // Chain them, as the header says to: each revises the one before.
-    let mut previous: Option<String> = None;
-    for path in &revisions {
-        let mut source = std::fs::read_to_string(path).unwrap();
-        let revision = source
-            .lines()
-            .find_map(|l| l.strip_prefix("revision = "))
-            .unwrap()
-            .to_string();
-        if let Some(prev) = &previous {
-            source = source.replace("down_revision = None", &format!("down_revision = {prev}"));
-        }
-        previous = Some(revision);
-        std::fs::write(versions.join(path.file_name().unwrap()), source).unwrap();
-    }
-    let alembic = |args: &[&str]| {
-        let out = run(Command::new(&python)
-            .args(["-m", "alembic"])
-            .args(args)
-            .current_dir(&project));
-        assert!(out.status.success(), "alembic {args:?}: {}", text(&out));
-    };
-    alembic(&["upgrade", "head"]);
+    let alembic = AlembicProject::new(tmp.path(), &s1.db.url, &revisions);
+    alembic.run(&["upgrade", "head"]);
     let green = verify(&out, &s1.db.url, &[]);
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert_eq!(indexes(&s1.db.url, "messages").len(), 2);
     assert!(indexes(&s1.db.url, "messages").iter().all(|(_, v)| *v));
-    alembic(&["downgrade", "base"]);
+    alembic.run(&["downgrade", "base"]);
     assert!(indexes(&s1.db.url, "messages").is_empty());
     assert!(indexes(&s1.db.url, "content").is_empty());
 }
@@ -680,82 +519,30 @@ async fn alembic_applies_its_format_and_verify_passes() {
 /// forwards and backwards for real.
 #[tokio::test(flavor = "current_thread")]
 async fn django_applies_its_format_and_verify_passes() {
-    let python = tool("python3", &[], "apt-get install python3");
-    let probe = run(Command::new(&python).args(["-c", "import django, psycopg2"]));
-    assert!(
-        probe.status.success(),
-        "\n\nDjango is needed by this test.\nInstall it: scripts/setup (or: python3 -m pip install django psycopg2-binary)\n{}",
-        text(&probe)
-    );
     let s1 = scenarios::s1_soft_deleted_feed().await;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    scan_out(&s1, &out, "django", &[]);
+    scan_out(&s1.db, &out, "django", &[]);
     let generated = with_suffix(&out, ".py");
     assert_eq!(generated.len(), 3, "{:?}", files(&out));
 
-    // postgresql://user@host:port/db
-    let rest = s1.db.url.trim_start_matches("postgresql://");
-    let (user, rest) = rest.split_once('@').unwrap();
-    let (hostport, name) = rest.split_once('/').unwrap();
-    let (host, port) = hostport.rsplit_once(':').unwrap();
-    let project = tmp.path().join("project");
-    let app = project.join("feed");
-    std::fs::create_dir_all(app.join("migrations")).unwrap();
-    std::fs::write(
-        project.join("settings.py"),
-        format!(
-            "SECRET_KEY = 'test'\nUSE_TZ = True\nDEFAULT_AUTO_FIELD = 'django.db.models.BigAutoField'\n\
-             INSTALLED_APPS = ['django.contrib.postgres', 'feed']\n\
-             DATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', 'NAME': '{name}', \
-             'USER': '{user}', 'HOST': '{host}', 'PORT': '{port}'}}}}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(app.join("__init__.py"), "").unwrap();
-    std::fs::write(app.join("migrations").join("__init__.py"), "").unwrap();
     let fields = "    user_id = models.IntegerField()\n    body = models.TextField()\n    \
                   created_at = models.DateTimeField()\n    deleted_at = models.DateTimeField(null=True)\n";
-    std::fs::write(
-        app.join("models.py"),
-        format!(
-            "from django.db import models\n\n\nclass Messages(models.Model):\n    \
-             id = models.BigIntegerField(primary_key=True)\n    conversation_id = models.IntegerField()\n{fields}\n    \
-             class Meta:\n        db_table = 'messages'\n\n\nclass Content(models.Model):\n    \
-             id = models.BigIntegerField(primary_key=True)\n{fields}\n    \
-             class Meta:\n        db_table = 'content'\n"
-        ),
-    )
-    .unwrap();
-    let django = |args: &[&str]| {
-        let out = run(Command::new(&python)
-            .args(["-m", "django"])
-            .args(args)
-            .env("DJANGO_SETTINGS_MODULE", "settings")
-            .env("PYTHONPATH", &project)
-            .current_dir(&project));
-        assert!(out.status.success(), "django {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    django(&["makemigrations", "feed", "--name", "initial"]);
-    django(&["migrate", "feed", "0001", "--fake"]);
-    // Each generated migration depends on the one before, as the header says to.
-    let mut previous = "0001_initial".to_string();
-    for path in &generated {
-        let source = std::fs::read_to_string(path).unwrap().replace(
-            "dependencies = []",
-            &format!("dependencies = [('feed', '{previous}')]"),
-        );
-        let file = path.file_name().unwrap();
-        std::fs::write(app.join("migrations").join(file), source).unwrap();
-        previous = path.file_stem().unwrap().to_string_lossy().into_owned();
-    }
-    django(&["migrate", "feed"]);
+    let models = format!(
+        "from django.db import models\n\n\nclass Messages(models.Model):\n    \
+         id = models.BigIntegerField(primary_key=True)\n    conversation_id = models.IntegerField()\n{fields}\n    \
+         class Meta:\n        db_table = 'messages'\n\n\nclass Content(models.Model):\n    \
+         id = models.BigIntegerField(primary_key=True)\n{fields}\n    \
+         class Meta:\n        db_table = 'content'\n"
+    );
+    let mut django = DjangoProject::new(tmp.path(), &s1.db.url, "feed", &models);
+    django.add(&generated);
+    django.migrate();
     let green = verify(&out, &s1.db.url, &[]);
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert_eq!(indexes(&s1.db.url, "messages").len(), 2);
     assert_eq!(indexes(&s1.db.url, "content").len(), 1);
-    django(&["migrate", "feed", "0001"]);
+    django.migrate_back_to_initial();
     assert!(indexes(&s1.db.url, "messages").is_empty());
     assert!(indexes(&s1.db.url, "content").is_empty());
 }
@@ -764,49 +551,19 @@ async fn django_applies_its_format_and_verify_passes() {
 /// by ActiveRecord's migrator up and down for real.
 #[tokio::test(flavor = "current_thread")]
 async fn rails_applies_its_format_and_verify_passes() {
-    let ruby = tool("ruby", &[], "apt-get install ruby-activerecord ruby-pg");
-    let probe = run(Command::new(&ruby).args(["-e", "require 'active_record'; require 'pg'"]));
-    assert!(
-        probe.status.success(),
-        "\n\nActiveRecord is needed by this test.\nInstall it: scripts/setup (or: apt-get install ruby-activerecord ruby-pg)\n{}",
-        text(&probe)
-    );
     let s2 = scenarios::s2_transactional_outbox().await;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    scan_out(&s2, &out, "rails", &[]);
+    scan_out(&s2.db, &out, "rails", &[]);
     let generated = with_suffix(&out, ".rb");
     assert_eq!(generated.len(), 2, "{:?}", files(&out));
-    let migrate_dir = tmp.path().join("db_migrate");
-    std::fs::create_dir(&migrate_dir).unwrap();
-    for path in &generated {
-        std::fs::copy(path, migrate_dir.join(path.file_name().unwrap())).unwrap();
-    }
-    // ActiveRecord 6.1's MigrationContext takes the schema_migrations model; 7+ defaults it.
-    let script = "require 'active_record'\n\
-        ActiveRecord::Base.establish_connection(ARGV[0])\n\
-        ActiveRecord::Migration.verbose = false\n\
-        args = [ARGV[1]]\n\
-        args << ActiveRecord::SchemaMigration if ActiveRecord::VERSION::MAJOR < 7\n\
-        context = ActiveRecord::MigrationContext.new(*args)\n\
-        ARGV[2] == 'up' ? context.migrate : context.migrate(0)\n";
-    let migrate = |direction: &str| {
-        let out = run(Command::new(&ruby)
-            .args(["-e", script, &s2.db.url])
-            .arg(&migrate_dir)
-            .arg(direction));
-        assert!(
-            out.status.success(),
-            "rails migrate {direction}: {}",
-            text(&out)
-        );
-    };
-    migrate("up");
+    let rails = RailsMigrations::new(tmp.path(), &generated);
+    rails.migrate(&s2.db.url, true);
     let green = verify(&out, &s2.db.url, &[]);
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert_eq!(indexes(&s2.db.url, "processed_messages").len(), 1);
     assert!(indexes(&s2.db.url, "outbox_events").iter().all(|(_, v)| *v));
-    migrate("down");
+    rails.migrate(&s2.db.url, false);
     assert!(indexes(&s2.db.url, "processed_messages").is_empty());
     assert!(indexes(&s2.db.url, "outbox_events").is_empty());
 }
@@ -828,7 +585,7 @@ async fn liquibase_applies_its_format_and_verify_passes() {
     let s3 = scenarios::s3_archive_export().await;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("changelogs");
-    scan_out(&s3, &out, "liquibase", &[]);
+    scan_out(&s3.db, &out, "liquibase", &[]);
     let changelogs = with_suffix(&out, ".sql");
     assert_eq!(changelogs.len(), 1, "{:?}", files(&out));
     assert_eq!(with_suffix(&out, ".verify.psql").len(), 1);
@@ -855,13 +612,13 @@ async fn liquibase_applies_its_format_and_verify_passes() {
         assert!(
             out.status.success(),
             "liquibase {command:?}: {}",
-            text(&out)
+            described(&out)
         );
     };
     liquibase_run(&["update"]);
     liquibase_run(&["update"]);
     let green = verify(&out, &s3.db.url, &[]);
-    assert_eq!(green.status.code(), Some(0), "{}", text(&green));
+    assert_eq!(green.status.code(), Some(0), "{}", described(&green));
     assert_eq!(indexes(&s3.db.url, "traffic_events").len(), 1);
     liquibase_run(&["rollback-count", "--count=1"]);
     assert!(indexes(&s3.db.url, "traffic_events").is_empty());

@@ -23,6 +23,7 @@ mod container;
 pub mod fixture;
 pub mod measured;
 pub mod scenarios;
+pub mod tools;
 
 /// The server all tests of one test binary share.
 pub enum TestServer {
@@ -150,6 +151,24 @@ static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
     pub async fn create(prefix: &str) -> TestDb {
+        TestDb::create_with(prefix, "").await
+    }
+
+    /// A database whose collation and ctype are `collation` (from template0,
+    /// UTF8), where the cluster's are C: what decides, for instance, whether a
+    /// plain btree serves a prefix LIKE.
+    pub async fn create_with_collation(prefix: &str, collation: &str) -> TestDb {
+        TestDb::create_with(
+            prefix,
+            &format!(
+                " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '{collation}' LC_CTYPE '{collation}'"
+            ),
+        )
+        .await
+    }
+
+    /// `options` follow `CREATE DATABASE name`.
+    async fn create_with(prefix: &str, options: &str) -> TestDb {
         let server = server();
         let name = format!(
             "pgadvise_{prefix}_{}_{}",
@@ -158,9 +177,9 @@ impl TestDb {
         );
         let admin = connect(&server.url("postgres")).await;
         admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .batch_execute(&format!("CREATE DATABASE \"{name}\"{options}"))
             .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}{options}: {e}"));
         let url = server.url(&name);
         let client = connect(&url).await;
         client

@@ -144,7 +144,17 @@ impl ToSql for PgDate {
 /// Creates the schema and data, analyzes, and resets pg_stat_statements so only
 /// the workload that follows is counted. The loading connection is closed.
 pub async fn load(prefix: &str, schema_and_data: &str) -> TestDb {
-    let db = TestDb::create(prefix).await;
+    fill(TestDb::create(prefix).await, prefix, schema_and_data).await
+}
+
+/// [`load`] into a database whose collation is `collation` (`C.UTF-8`; the
+/// test cluster's own is C).
+pub async fn load_collated(prefix: &str, collation: &str, schema_and_data: &str) -> TestDb {
+    let db = TestDb::create_with_collation(prefix, collation).await;
+    fill(db, prefix, schema_and_data).await
+}
+
+async fn fill(db: TestDb, prefix: &str, schema_and_data: &str) -> TestDb {
     let admin = db.client().await;
     admin
         .batch_execute(schema_and_data)

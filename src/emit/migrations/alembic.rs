@@ -50,8 +50,9 @@ pub(super) fn render(migration: &Migration, at: Timestamp) -> Vec<OutputFile> {
 fn statement(step: &Step) -> String {
     match step {
         Step::CreateIndex(d) if !d.only => {
-            // Operator classes on plain columns go in postgresql_ops, keyed by
-            // the column name; otherwise each key is SQL text with its class.
+            // Plain ascending columns by name (SQLAlchemy quotes them), their
+            // operator classes in postgresql_ops keyed by the name; otherwise
+            // each key is SQL text with its class.
             let plain: Option<Vec<&str>> = d
                 .keys
                 .iter()
@@ -60,11 +61,11 @@ fn statement(step: &Step) -> String {
                     _ => None,
                 })
                 .collect();
-            let ops_by_column = match plain {
+            let ops_by_column = match &plain {
                 Some(columns) if d.has_opclass() => Some(columns),
                 _ => None,
             };
-            let keys: Vec<String> = match &ops_by_column {
+            let keys: Vec<String> = match &plain {
                 Some(columns) => columns.iter().map(|c| py_str(c)).collect(),
                 None => d
                     .keys_sql
