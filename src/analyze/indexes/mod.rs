@@ -474,16 +474,19 @@ pub(crate) fn reason(
     if !eq.is_empty() {
         parts.push(format!("equality on {}", eq.join(", ")));
     }
+    // "then" only after the equalities it follows.
+    let then = |parts: &Vec<String>| if parts.is_empty() { "" } else { "then " };
     let sort = names(KeyRole::Sort);
     if !sort.is_empty() {
         parts.push(format!(
-            "then the ORDER BY ({}) without a sort",
+            "{}the ORDER BY ({}) without a sort",
+            then(&parts),
             sort.join(", ")
         ));
     }
     let range = names(KeyRole::Range);
     if !range.is_empty() {
-        parts.push(format!("then the range on {}", range.join(", ")));
+        parts.push(format!("{}the range on {}", then(&parts), range.join(", ")));
     }
     if let Some(p) = render::predicate_sql(predicates) {
         parts.push(format!(
