@@ -177,7 +177,7 @@ pub fn index_table(
                 }
                 _ if p.verification.is_some() => format!(
                     "unverified: hypopg cannot simulate {} (pgadvise verify checks it after deployment)",
-                    p.method.as_str().to_uppercase()
+                    p.method.label()
                 ),
                 _ => "unverified".to_string(),
             };

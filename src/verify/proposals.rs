@@ -88,7 +88,7 @@ impl LeftOut {
             format!(
                 "hypopg cannot simulate {} indexes, so it was charged pgadvise's size estimate \
                  after the verified set, with no cost saving measured",
-                proposal.method.as_str().to_uppercase()
+                proposal.method.label()
             )
         } else {
             "not verified (no what-if session: no hypopg, an offline snapshot, --no-verify, or \

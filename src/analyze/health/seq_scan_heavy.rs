@@ -97,7 +97,7 @@ pub fn check(
                 .to_string()
         } else {
             let ddl: Vec<&str> = proposals.iter().map(|p| p.ddl.as_str()).collect();
-            format!("The proposed index(es): {}", ddl.join(" "))
+            format!("The proposed index(es): {}", ddl.join("; "))
         };
         findings.push(Finding {
             rule: RULE,
