@@ -347,6 +347,11 @@ async fn configure_session(
         format!("lock_timeout = {}", millis(options.lock_timeout)),
         // With parameters bound to NULL a custom plan would be meaningless.
         "plan_cache_mode = force_generic_plan".to_string(),
+        // ...and the executor's initial pruning would remove every partition
+        // of a statement filtering on the partition key (nothing matches
+        // NULL), hiding the scans and the indexes they read. A generic plan
+        // prunes nothing at plan time, so its cost does not change.
+        "enable_partition_pruning = off".to_string(),
     ];
     for setting in settings {
         client

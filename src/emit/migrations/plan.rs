@@ -100,7 +100,10 @@ impl VerificationPlan {
             "2. Each statement's generic plan (parameters unknown, as pg_stat_statements records them;".to_string(),
             "   on PostgreSQL 16+ EXPLAIN (GENERIC_PLAN) <statement> shows the same):".to_string(),
         ]));
+        // NULL arguments would let the executor prune every partition of a
+        // statement filtering on the partition key, hiding its scans.
         out.push_str("SET plan_cache_mode = force_generic_plan;\n");
+        out.push_str("SET enable_partition_pruning = off;\n");
         for (n, q) in self.queries.iter().enumerate() {
             let name = format!("pgadvise_verify_{}", n + 1);
             let Ok(text) = preparable(&normalize_statement(&q.query)) else {
@@ -143,6 +146,7 @@ impl VerificationPlan {
             ));
         }
         out.push_str("RESET plan_cache_mode;\n");
+        out.push_str("RESET enable_partition_pruning;\n");
         out
     }
 
