@@ -1006,3 +1006,89 @@ async fn a_gin_proposal_the_budget_has_no_room_for_is_listed_as_left_out() {
         "{gin_only:#}"
     );
 }
+
+/// A log partitioned by month, each partition in insertion order: the
+/// partitions together are past the BRIN threshold (neither alone is), so
+/// the parent gets a BRIN, verified on every partition, and its migration
+/// builds it on each partition and attaches them.
+#[tokio::test]
+async fn a_range_on_a_partitioned_log_gets_a_brin() {
+    // 800k rows of ~90 bytes over two partitions of ~4,600 pages each.
+    let db = scenarios::load(
+        "bb_brin_part",
+        "CREATE TABLE events (id bigint NOT NULL, created_at timestamptz NOT NULL,
+                              account_id int NOT NULL, payload text NOT NULL)
+           PARTITION BY RANGE (created_at);
+         CREATE TABLE events_a PARTITION OF events
+           FOR VALUES FROM ('2025-01-01') TO ('2025-01-19 12:00');
+         CREATE TABLE events_b PARTITION OF events
+           FOR VALUES FROM ('2025-01-19 12:00') TO (MAXVALUE);
+         INSERT INTO events SELECT g, timestamptz '2025-01-01' + g * interval '4 second',
+                g % 5000, repeat('x', 40) FROM generate_series(1, 800000) g;",
+    )
+    .await;
+    let app = db.client().await;
+    run_workload(
+        &app,
+        "SELECT id, account_id FROM events \
+         WHERE created_at BETWEEN $1::text::timestamptz AND $2::text::timestamptz",
+        |i| {
+            vec![
+                Box::new(format!("2025-01-{:02} 00:00", 2 + i)),
+                Box::new(format!("2025-01-{:02} 06:00", 2 + i)),
+            ]
+        },
+    )
+    .await;
+
+    let out = tempfile::tempdir().unwrap();
+    let unverified: &[&str] = if db.has_hypopg { &[] } else { &["--no-verify"] };
+    let mut args = vec!["--out", out.path().to_str().unwrap()];
+    args.extend(unverified);
+    let report = scan_json(&db, &args);
+    let found = proposals_on(&report, "events");
+    assert_eq!(found.len(), 1, "one proposal on events: {report:#}");
+    let brin = found[0];
+    assert_eq!(brin["method"], "brin", "{brin:#}");
+    assert_eq!(brin["verified"], db.has_hypopg, "{brin:#}");
+    assert!(
+        brin["ddl"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("USING brin (created_at) WITH (pages_per_range = 32)"),
+        "{brin:#}"
+    );
+    assert!(
+        brin["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("correlation 1.00"),
+        "{brin:#}"
+    );
+
+    let sql = migration_files(out.path());
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    assert_squawk_clean(&sql);
+    let applied = support::tools::psql_file(&db.url, &sql[0]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        support::tools::described(&applied)
+    );
+    let built = support::tools::index_definitions(&db.url, "events_a");
+    assert!(
+        built.iter().any(|i| i
+            .definition
+            .contains("USING brin (created_at) WITH (pages_per_range='32')")),
+        "{built:?}"
+    );
+    let verified = support::tools::verify(out.path(), &db.url, &[]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        support::tools::described(&verified)
+    );
+    let name = brin["name"].as_str().unwrap();
+    assert_served_after_build(&db, "events", name, unverified);
+}

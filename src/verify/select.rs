@@ -973,7 +973,7 @@ pub async fn select(
         proposal.verified = true;
         if let Some(table) = snapshot.table(&proposal.table_name.schema, &proposal.table_name.name)
         {
-            proposal.reason = reason_on(table, &proposal.access_index(), ids.len());
+            proposal.reason = reason_on(snapshot, table, &proposal.access_index(), ids.len());
         }
         chosen_of.insert(i, chosen.len());
         chosen.push(proposal);

@@ -5,15 +5,16 @@
 //!
 //! The rule a DBA applies by hand, made explicit: the column's
 //! `pg_stats.correlation` is at least [`MIN_CORRELATION`] (either sign: a
-//! descending order serves as well), the table has at least [`MIN_TABLE_PAGES`]
-//! pages, it is written mostly by inserts ([`MAX_CHURN`]: updates and deletes
+//! descending order serves as well; in every partition of a partitioned
+//! table), the table (its partitions together) has at least
+//! [`MIN_TABLE_PAGES`] pages, it is written mostly by inserts ([`MAX_CHURN`]: updates and deletes
 //! move rows and break the order over time), and the access is a range on
 //! that column alone, without an ORDER BY a btree would serve. The selection
 //! then verifies the BRIN with hypopg like any other candidate.
 
 use super::candidate::{AccessIndex, KeyRole, KeyTarget};
 use super::method::AccessMethod;
-use crate::snapshot::{Column, Table};
+use crate::snapshot::Table;
 
 /// Least |correlation| between the column's values and the rows' physical
 /// order: below it the ranges' minima and maxima overlap and a range scan
@@ -51,38 +52,64 @@ const MINMAX_TYPES: &[&str] = &[
 /// Why a column suits a BRIN: what the proposal's reason states.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrinFit {
+    /// The weakest correlation among the table's partitions (the table's own
+    /// when it has none).
     pub correlation: f64,
     pub pages: i64,
+    /// Bytes of the table (its partitions').
+    pub size_bytes: i64,
+    /// Rows of the table (its partitions').
+    pub rows: f64,
     /// Non-HOT updates and deletes per insert; `None` without statistics.
     pub churn: Option<f64>,
 }
 
-/// Whether `column` of `table` suits a BRIN (see the module's rule).
-pub fn fit(table: &Table, column: &Column) -> Option<BrinFit> {
-    if !MINMAX_TYPES.contains(&column.data_type.as_str()) {
+/// Whether `column` suits a BRIN on the table whose rows `leaves` hold (the
+/// table itself, or its leaf partitions): every one stored in the column's
+/// order, together large enough, written mostly by inserts.
+pub fn fit(leaves: &[&Table], column: &str) -> Option<BrinFit> {
+    if leaves.is_empty() {
         return None;
     }
-    let correlation = column.stats.as_ref()?.correlation?;
-    if correlation.abs() < MIN_CORRELATION || table.relpages < MIN_TABLE_PAGES {
+    let mut weakest: Option<f64> = None;
+    for leaf in leaves {
+        let c = leaf.columns.iter().find(|c| c.name == column)?;
+        if !MINMAX_TYPES.contains(&c.data_type.as_str()) {
+            return None;
+        }
+        let correlation = c.stats.as_ref()?.correlation?;
+        if weakest.is_none_or(|w| correlation.abs() < w.abs()) {
+            weakest = Some(correlation);
+        }
+    }
+    let correlation = weakest?;
+    let pages: i64 = leaves.iter().map(|t| t.relpages.max(0)).sum();
+    if correlation.abs() < MIN_CORRELATION || pages < MIN_TABLE_PAGES {
         return None;
     }
-    let churn = table.stats.as_ref().and_then(|s| {
-        let moved = (s.n_tup_upd - s.n_tup_hot_upd).max(0) + s.n_tup_del;
-        (s.n_tup_ins > 0 || moved > 0).then(|| moved as f64 / s.n_tup_ins.max(1) as f64)
-    });
+    let stats: Vec<_> = leaves.iter().filter_map(|t| t.stats.as_ref()).collect();
+    let moved: i64 = stats
+        .iter()
+        .map(|s| (s.n_tup_upd - s.n_tup_hot_upd).max(0) + s.n_tup_del)
+        .sum();
+    let inserted: i64 = stats.iter().map(|s| s.n_tup_ins).sum();
+    let churn = (inserted > 0 || moved > 0).then(|| moved as f64 / inserted.max(1) as f64);
     if churn.is_some_and(|c| c > MAX_CHURN) {
         return None;
     }
     Some(BrinFit {
         correlation,
-        pages: table.relpages,
+        pages,
+        size_bytes: leaves.iter().map(|t| t.size_bytes).sum(),
+        rows: leaves.iter().map(|t| t.reltuples.max(0.0)).sum(),
         churn,
     })
 }
 
 /// `index` as a BRIN when it is a btree on one range column (nothing else:
-/// no equality before it, no sort, no INCLUDE) that suits one.
-pub fn instead_of_btree(index: &AccessIndex, table: &Table) -> Option<AccessIndex> {
+/// no equality before it, no sort, no INCLUDE) that suits one; `leaves` hold
+/// the table's rows (see [`fit`]).
+pub fn instead_of_btree(index: &AccessIndex, leaves: &[&Table]) -> Option<AccessIndex> {
     let [key] = index.keys.as_slice() else {
         return None;
     };
@@ -96,8 +123,7 @@ pub fn instead_of_btree(index: &AccessIndex, table: &Table) -> Option<AccessInde
     {
         return None;
     }
-    let column = table.columns.iter().find(|c| &c.name == name)?;
-    fit(table, column)?;
+    fit(leaves, name)?;
     Some(AccessIndex {
         method: AccessMethod::Brin,
         pages_per_range: Some(PAGES_PER_RANGE),
@@ -105,12 +131,19 @@ pub fn instead_of_btree(index: &AccessIndex, table: &Table) -> Option<AccessInde
     })
 }
 
-/// Estimated bytes of a BRIN on `table`: a metapage, the range map, and one
-/// summary (about 40 bytes with a timestamp's minimum and maximum) per range.
-pub fn estimate_bytes(table: &Table, pages_per_range: u32) -> i64 {
+/// `index`, or the BRIN that replaces it on its table (see [`instead_of_btree`]).
+pub fn or_btree(index: AccessIndex, snapshot: &crate::snapshot::Snapshot) -> AccessIndex {
+    instead_of_btree(&index, &snapshot.leaf_tables(&index.table)).unwrap_or(index)
+}
+
+/// Estimated bytes of a BRIN over `pages` pages of table (for a partitioned
+/// table, their sum: each partition's index has its own metapage and range
+/// map, a few pages more): a metapage, the range map, and one summary
+/// (about 40 bytes with a timestamp's minimum and maximum) per range.
+pub fn estimate_bytes(pages: i64, pages_per_range: u32) -> i64 {
     const PAGE: i64 = 8192;
-    let ranges = (table.relpages.max(1) + i64::from(pages_per_range) - 1)
-        / i64::from(pages_per_range.max(1));
+    let ranges =
+        (pages.max(1) + i64::from(pages_per_range) - 1) / i64::from(pages_per_range.max(1));
     // The range map holds about 1,360 pointers a page.
     let revmap_pages = ranges / 1_360 + 1;
     let summary_pages = ranges * 40 / (PAGE - 64) + 1;
@@ -118,7 +151,7 @@ pub fn estimate_bytes(table: &Table, pages_per_range: u32) -> i64 {
 }
 
 /// What the proposal's reason says of it.
-pub fn reason(fit: &BrinFit, column: &str, table: &Table, btree_bytes: i64) -> String {
+pub fn reason(fit: &BrinFit, column: &str, btree_bytes: i64) -> String {
     let writes = match fit.churn {
         Some(churn) => format!(
             "written mostly by inserts ({:.1}% of its rows moved by updates or deletes)",
@@ -131,9 +164,9 @@ pub fn reason(fit: &BrinFit, column: &str, table: &Table, btree_bytes: i64) -> S
          {writes}: a BRIN keeping the least and greatest {column} of every {} pages serves the range \
          in ~{} where a btree would take ~{}",
         fit.correlation,
-        crate::format::bytes(table.size_bytes),
+        crate::format::bytes(fit.size_bytes),
         PAGES_PER_RANGE,
-        crate::format::bytes(estimate_bytes(table, PAGES_PER_RANGE)),
+        crate::format::bytes(estimate_bytes(fit.pages, PAGES_PER_RANGE)),
         crate::format::bytes(btree_bytes),
     )
 }
@@ -267,7 +300,7 @@ mod tests {
             ),
         ];
         for (case, table, index, expected) in cases {
-            let brin = instead_of_btree(&index, &table);
+            let brin = instead_of_btree(&index, &[&table]);
             assert_eq!(brin.is_some(), expected, "{case}");
             if let Some(brin) = brin {
                 assert_eq!(brin.method, AccessMethod::Brin, "{case}");
@@ -278,11 +311,28 @@ mod tests {
     }
 
     #[test]
+    fn partitions_suit_a_brin_together_when_each_is_ordered() {
+        let half = MIN_TABLE_PAGES / 2 + 1;
+        let ordered = || events(half, Some(0.99), 0, 0);
+        let shuffled = events(half, Some(0.2), 0, 0);
+        let fit_both = fit(&[&ordered(), &ordered()], "created_at").expect("together large");
+        assert_eq!(fit_both.pages, 2 * half);
+        assert!((fit_both.correlation - 0.99).abs() < 1e-9);
+        assert!(
+            fit(&[&ordered()], "created_at").is_none(),
+            "one half is small"
+        );
+        assert!(
+            fit(&[&ordered(), &shuffled], "created_at").is_none(),
+            "every partition must be ordered"
+        );
+        assert!(fit(&[], "created_at").is_none());
+    }
+
+    #[test]
     fn a_brin_is_kilobytes_per_gigabyte() {
-        let gigabyte = events(131_072, Some(1.0), 0, 0);
-        let bytes = estimate_bytes(&gigabyte, PAGES_PER_RANGE);
+        let bytes = estimate_bytes(131_072, PAGES_PER_RANGE);
         assert!((100_000..300_000).contains(&bytes), "{bytes}");
-        let small = events(10, Some(1.0), 0, 0);
-        assert_eq!(estimate_bytes(&small, PAGES_PER_RANGE), 3 * 8192);
+        assert_eq!(estimate_bytes(10, PAGES_PER_RANGE), 3 * 8192);
     }
 }

@@ -3,7 +3,6 @@
 //! a partial `WHERE` from the IS [NOT] NULL / boolean predicates every row of
 //! the statement satisfies.
 
-use super::brin;
 use super::method::AccessMethod;
 use crate::analyze::queries::{
     AccessRole, IndexKey, NullsOrder, Predicate, PredicateClass, PredicateOp, SortDirection,
@@ -93,10 +92,8 @@ pub fn indexes_for_access(
     if access.role == AccessRole::InsertTarget {
         return Vec::new();
     }
-    // A range alone on a large table stored in the column's order: a BRIN.
-    let or_brin = |index: AccessIndex| brin::instead_of_btree(&index, table).unwrap_or(index);
     if let Some(index) = index_for_filters(access, &access.filters, table, database_collation) {
-        return vec![or_brin(index)];
+        return vec![index];
     }
     let mut per_branch = Vec::new();
     for group in &access.or_groups {
@@ -106,7 +103,7 @@ pub fn indexes_for_access(
             .map(|b| {
                 let mut filters = access.filters.clone();
                 filters.extend(b.predicates.iter().cloned());
-                index_for_filters(access, &filters, table, database_collation).map(or_brin)
+                index_for_filters(access, &filters, table, database_collation)
             })
             .collect();
         // A BitmapOr needs every branch indexed; one unindexed branch means a scan anyway.

@@ -237,9 +237,8 @@ pub fn propose(
             let Some(table) = table_of(&access.table) else {
                 continue;
             };
-            for mut index in
-                indexes_for_access(access, table, snapshot.database_collation.as_deref())
-            {
+            for index in indexes_for_access(access, table, snapshot.database_collation.as_deref()) {
+                let mut index = brin::or_btree(index, snapshot);
                 index.predicates.retain(|p| {
                     size::predicate_fraction(table, p).is_none_or(|f| f <= PARTIAL_MAX_FRACTION)
                 });
@@ -329,7 +328,17 @@ fn proposal(
 ) -> IndexProposal {
     let keys = &m.index.keys;
     let predicates = &m.index.predicates;
-    let rows = table.reltuples.max(0.0);
+    // A partitioned parent has a count of its own only once ANALYZE ran on
+    // it (reltuples -1 before): its partitions' otherwise.
+    let rows = if table.reltuples > 0.0 {
+        table.reltuples
+    } else {
+        snapshot
+            .leaf_tables(&m.index.table)
+            .iter()
+            .map(|t| t.reltuples.max(0.0))
+            .sum()
+    };
     let fraction = predicates
         .iter()
         .map(|p| size::predicate_fraction(table, p))
@@ -341,7 +350,14 @@ fn proposal(
     };
     let btree_bytes = size::estimate_bytes(table, keys, include, rows);
     let full = match m.index.pages_per_range {
-        Some(pages) if m.index.method == AccessMethod::Brin => brin::estimate_bytes(table, pages),
+        Some(pages) if m.index.method == AccessMethod::Brin => {
+            let table_pages = snapshot
+                .leaf_tables(&m.index.table)
+                .iter()
+                .map(|t| t.relpages.max(0))
+                .sum();
+            brin::estimate_bytes(table_pages, pages)
+        }
         _ => btree_bytes,
     };
     let estimated = match (predicates.is_empty(), fraction) {
@@ -357,7 +373,7 @@ fn proposal(
         .sum();
     let mut queries: Vec<String> = m.statements.iter().map(|s| s.query.clone()).collect();
     queries.dedup();
-    let reason = reason_on(table, &m.index, m.statements.len());
+    let reason = reason_on(snapshot, table, &m.index, m.statements.len());
     IndexProposal {
         table: m.index.table.to_string(),
         columns: keys.iter().map(render::key_label).collect(),
@@ -418,7 +434,12 @@ fn proposal(
 /// Why `index` on `table`, for `statements` statements: its keys' roles,
 /// the partial predicate, the INCLUDE columns, and for a BRIN why the column
 /// suits one.
-pub(crate) fn reason_on(table: &Table, index: &AccessIndex, statements: usize) -> String {
+pub(crate) fn reason_on(
+    snapshot: &Snapshot,
+    table: &Table,
+    index: &AccessIndex,
+    statements: usize,
+) -> String {
     let mut text = reason(&index.keys, &index.roles, &index.predicates, statements);
     text.push_str(&covering_note(table, &index.include));
     if let (
@@ -429,15 +450,10 @@ pub(crate) fn reason_on(table: &Table, index: &AccessIndex, statements: usize) -
         }],
     ) = (index.method, index.keys.as_slice())
     {
-        let fit = table
-            .columns
-            .iter()
-            .find(|col| &col.name == c)
-            .and_then(|col| brin::fit(table, col));
-        if let Some(fit) = fit {
-            let btree = size::estimate_bytes(table, &index.keys, &[], table.reltuples.max(0.0));
+        if let Some(fit) = brin::fit(&snapshot.leaf_tables(&index.table), c) {
+            let btree = size::estimate_bytes(table, &index.keys, &[], fit.rows);
             text.push_str("; ");
-            text.push_str(&brin::reason(&fit, c, table, btree));
+            text.push_str(&brin::reason(&fit, c, btree));
         }
     }
     text

@@ -11,7 +11,7 @@ use super::candidate::{
     covering_form, index_for_join, indexes_for_access, narrower_forms, AccessIndex, KeyTarget,
 };
 use super::serve::existing_serves;
-use super::{hot_statements, proposal, render, size, HotStatements, IndexProposal, Merged};
+use super::{brin, hot_statements, proposal, render, size, HotStatements, IndexProposal, Merged};
 use super::{TableFilter, PARTIAL_MAX_FRACTION};
 use crate::analyze::queries::{IndexKey, TableAccess};
 use crate::analyze::workload::Workload;
@@ -137,8 +137,11 @@ impl<'a> Builder<'a> {
                 access_best.push(None);
                 continue;
             };
-            let mut indexes =
-                indexes_for_access(access, table, snapshot.database_collation.as_deref());
+            let mut indexes: Vec<AccessIndex> =
+                indexes_for_access(access, table, snapshot.database_collation.as_deref())
+                    .into_iter()
+                    .map(|index| brin::or_btree(index, snapshot))
+                    .collect();
             for index in &mut indexes {
                 index.predicates.retain(|p| {
                     size::predicate_fraction(table, p).is_none_or(|f| f <= PARTIAL_MAX_FRACTION)
