@@ -87,6 +87,24 @@ async fn build_and_explain(client: &Client, ddl: &str, explain_sql: &str) -> Str
         .join("\n")
 }
 
+/// Builds `proposal` from its DDL and checks that the plan of `explain_sql`
+/// reads through it with a Bitmap Index Scan (which proves the expression and
+/// operator class match); its name.
+async fn build_and_assert_bitmap_scan<'p>(
+    client: &Client,
+    proposal: &'p Value,
+    explain_sql: &str,
+) -> &'p str {
+    let ddl = proposal["ddl"].as_str().expect("ddl");
+    let name = proposal["name"].as_str().expect("name");
+    let plan = build_and_explain(client, ddl, explain_sql).await;
+    assert!(
+        plan.contains(&format!("Bitmap Index Scan on {name}")),
+        "{plan}"
+    );
+    name
+}
+
 /// The one proposal on `table`: GIN, the expected key, unverified with the
 /// reason and its evidence.
 fn assert_gin_proposal<'a>(report: &'a Value, table: &str, column: &str) -> &'a Value {
@@ -187,28 +205,18 @@ async fn jsonb_containment_gets_gin_jsonb_path_ops_and_existence_gets_jsonb_ops(
     assert_eq!(catalog["queryids"].as_array().map(Vec::len), Some(2));
 
     let admin = db.client().await;
-    let plan = build_and_explain(
+    let name = build_and_assert_bitmap_scan(
         &admin,
-        products["ddl"].as_str().unwrap(),
+        products,
         "SELECT id FROM products WHERE specs @> '{\"sku\": 42}'",
     )
     .await;
-    let name = products["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {name}")),
-        "{plan}"
-    );
-    let plan = build_and_explain(
+    let catalog_name = build_and_assert_bitmap_scan(
         &admin,
-        catalog["ddl"].as_str().unwrap(),
+        catalog,
         "SELECT id FROM catalog WHERE attrs ? 'k42'",
     )
     .await;
-    let catalog_name = catalog["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {catalog_name}")),
-        "{plan}"
-    );
     assert_served_after_build(&db, "products", name, &[]);
     assert_served_after_build(&db, "catalog", catalog_name, &[]);
 }
@@ -245,17 +253,12 @@ async fn array_overlap_and_containment_get_gin() {
         "pg_stats' element frequencies as evidence: {p:#}"
     );
     let admin = db.client().await;
-    let plan = build_and_explain(
+    let name = build_and_assert_bitmap_scan(
         &admin,
-        p["ddl"].as_str().unwrap(),
+        p,
         "SELECT id FROM articles WHERE labels && ARRAY['m5']",
     )
     .await;
-    let name = p["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {name}")),
-        "{plan}"
-    );
     assert_served_after_build(&db, "articles", name, &[]);
 }
 
@@ -312,28 +315,18 @@ async fn full_text_search_on_an_expression_and_a_stored_tsvector() {
     }
 
     let admin = db.client().await;
-    let plan = build_and_explain(
+    let name = build_and_assert_bitmap_scan(
         &admin,
-        posts["ddl"].as_str().unwrap(),
+        posts,
         "SELECT id FROM posts WHERE to_tsvector('simple', content) @@ to_tsquery('simple', 'w42')",
     )
     .await;
-    let name = posts["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {name}")),
-        "the same expression and configuration: {plan}"
-    );
-    let plan = build_and_explain(
+    let documents_name = build_and_assert_bitmap_scan(
         &admin,
-        documents["ddl"].as_str().unwrap(),
+        documents,
         "SELECT id FROM documents WHERE body_tsv @@ to_tsquery('simple', 'w42')",
     )
     .await;
-    let documents_name = documents["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {documents_name}")),
-        "{plan}"
-    );
     assert_served_after_build(&db, "posts", name, &["--query", fts]);
     assert_served_after_build(&db, "documents", documents_name, &[]);
     assert_eq!(hidden(&scan_json(&db, &[])), 0, "the index exists now");
@@ -382,29 +375,15 @@ async fn substring_search_gets_a_trigram_gin_index() {
     assert_squawk_clean(&sql);
 
     let admin = db.client().await;
-    let plan = build_and_explain(
+    let name = build_and_assert_bitmap_scan(
         &admin,
-        p["ddl"].as_str().unwrap(),
+        p,
         "SELECT id FROM customers WHERE name ILIKE '%c4ca4%'",
     )
     .await;
-    let name = p["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {name}")),
-        "{plan}"
-    );
     // `pgadvise verify` checks the planner reads through it.
-    let verify = pgadvise()
-        .arg("verify")
-        .arg(out.path())
-        .arg(&db.url)
-        .output()
-        .expect("pgadvise verify");
-    let verify_text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    let verify = support::tools::verify(out.path(), &db.url, &[]);
+    let verify_text = support::tools::described(&verify);
     assert_eq!(verify.status.code(), Some(0), "{verify_text}");
     assert!(verify_text.contains(name), "{verify_text}");
     assert_served_after_build(&db, "customers", name, &[]);
@@ -589,18 +568,13 @@ async fn a_range_on_an_append_only_log_gets_a_brin() {
     assert_eq!(shuffled[0]["method"], "btree", "{:#}", shuffled[0]);
 
     let admin = db.client().await;
-    let plan = build_and_explain(
+    let name = build_and_assert_bitmap_scan(
         &admin,
-        brin["ddl"].as_str().unwrap(),
+        brin,
         "SELECT id, account_id FROM events \
          WHERE created_at BETWEEN '2025-01-05' AND '2025-01-05 06:00'",
     )
     .await;
-    let name = brin["name"].as_str().unwrap();
-    assert!(
-        plan.contains(&format!("Bitmap Index Scan on {name}")),
-        "{plan}"
-    );
     assert_served_after_build(&db, "events", name, &[]);
 }
 
@@ -675,18 +649,12 @@ async fn nearest_by_trigram_distance_gets_a_gist_index() {
         plan.contains(&format!("Index Scan using {name}")) && plan.contains("Order By"),
         "{plan}"
     );
-    let verify = pgadvise()
-        .arg("verify")
-        .arg(out.path())
-        .arg(&db.url)
-        .output()
-        .expect("pgadvise verify");
+    let verify = support::tools::verify(out.path(), &db.url, &[]);
     assert_eq!(
         verify.status.code(),
         Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
+        "{}",
+        support::tools::described(&verify)
     );
     assert_served_after_build(&db, "customers", name, &[]);
 
