@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::scenarios;
 use support::tools::{
-    assert_squawk_clean, described, files, index_definitions, psql_file, scan_out, verify,
+    assert_squawk_clean, described, files, index_definitions, psql_each, scan_out, verify,
     with_suffix, AlembicProject, DjangoProject, RailsMigrations,
 };
 use support::TestDb;
@@ -327,25 +327,9 @@ async fn sql_migrations_build_search_indexes_with_psql() {
     let mut all = ups.clone();
     all.extend(downs.iter().cloned());
     assert_squawk_clean(&all);
-    for file in &ups {
-        let out = psql_file(&w.db.url, file);
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            described(&out)
-        );
-    }
+    psql_each(&w.db.url, &ups, "");
     assert_built(&w.db, "sql");
     assert_verified(&w.dir, &w.db, "sql");
-    for file in &downs {
-        let out = psql_file(&w.db.url, file);
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            described(&out)
-        );
-    }
+    psql_each(&w.db.url, &downs, "");
     assert_removed(&w.db, "sql");
 }

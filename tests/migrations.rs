@@ -13,8 +13,8 @@ use std::process::Command;
 use support::pgadvise;
 use support::scenarios;
 use support::tools::{
-    assert_squawk_clean, described, files, indexes, psql, psql_command, psql_file, run, scan_out,
-    tool, verify, with_suffix, AlembicProject, DjangoProject, RailsMigrations,
+    assert_squawk_clean, described, files, indexes, psql, psql_command, psql_each, psql_file, run,
+    scan_out, tool, verify, with_suffix, AlembicProject, DjangoProject, RailsMigrations,
 };
 
 /// The index name a migration file creates (`... IF NOT EXISTS <name> ON ...`).
@@ -89,15 +89,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
 
     // Applied with psql, twice: the second run changes nothing.
     for round in 0..2 {
-        for up in &ups {
-            let out = psql_file(url, up);
-            assert!(
-                out.status.success(),
-                "round {round}, {}: {}",
-                up.display(),
-                described(&out)
-            );
-        }
+        psql_each(url, &ups, &format!("round {round}, "));
     }
     let messages = indexes(url, "messages");
     assert_eq!(messages.len(), 2, "{messages:?}");
@@ -215,15 +207,7 @@ async fn sql_format_with_psql_reruns_failed_builds_and_rollbacks() {
 
     // Down migrations drop what the ups built; running them twice is fine too.
     for round in 0..2 {
-        for down in &downs {
-            let out = psql_file(url, down);
-            assert!(
-                out.status.success(),
-                "round {round}, {}: {}",
-                down.display(),
-                described(&out)
-            );
-        }
+        psql_each(url, &downs, &format!("round {round}, "));
     }
     assert!(indexes(url, "messages").is_empty());
     assert!(indexes(url, "content").is_empty());

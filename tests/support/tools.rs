@@ -108,6 +108,20 @@ pub fn psql_file(url: &str, path: &Path) -> Output {
         .arg(path))
 }
 
+/// Runs each file through psql in order, each required to succeed;
+/// `context` leads the failure message.
+pub fn psql_each(url: &str, paths: &[PathBuf], context: &str) {
+    for path in paths {
+        let out = psql_file(url, path);
+        assert!(
+            out.status.success(),
+            "{context}{}: {}",
+            path.display(),
+            described(&out)
+        );
+    }
+}
+
 /// One statement through psql; its unaligned, tuples-only output.
 pub fn psql_command(url: &str, sql: &str) -> String {
     let out = run(Command::new(psql()).args([
