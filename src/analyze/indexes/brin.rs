@@ -14,6 +14,7 @@
 
 use super::candidate::{AccessIndex, KeyRole, KeyTarget};
 use super::method::AccessMethod;
+use super::WriteCost;
 use crate::snapshot::Table;
 
 /// Least |correlation| between the column's values and the rows' physical
@@ -87,13 +88,10 @@ pub fn fit(leaves: &[&Table], column: &str) -> Option<BrinFit> {
     if correlation.abs() < MIN_CORRELATION || pages < MIN_TABLE_PAGES {
         return None;
     }
-    let stats: Vec<_> = leaves.iter().filter_map(|t| t.stats.as_ref()).collect();
-    let moved: i64 = stats
-        .iter()
-        .map(|s| (s.n_tup_upd - s.n_tup_hot_upd).max(0) + s.n_tup_del)
-        .sum();
-    let inserted: i64 = stats.iter().map(|s| s.n_tup_ins).sum();
-    let churn = (inserted > 0 || moved > 0).then(|| moved as f64 / inserted.max(1) as f64);
+    let churn = WriteCost::over(leaves).and_then(|w| {
+        let moved = w.moved_rows();
+        (w.inserts > 0 || moved > 0).then(|| moved as f64 / w.inserts.max(1) as f64)
+    });
     if churn.is_some_and(|c| c > MAX_CHURN) {
         return None;
     }

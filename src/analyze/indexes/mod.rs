@@ -160,11 +160,13 @@ impl WriteCost {
     /// partitions for a partitioned table (the parent itself counts none);
     /// `None` without statistics.
     pub fn of(snapshot: &Snapshot, table: &QualifiedName) -> Option<WriteCost> {
-        let stats: Vec<&crate::snapshot::TableStats> = snapshot
-            .leaf_tables(table)
-            .into_iter()
-            .filter_map(|t| t.stats.as_ref())
-            .collect();
+        WriteCost::over(&snapshot.leaf_tables(table))
+    }
+
+    /// The writes to these tables together; `None` when none has statistics.
+    pub fn over(tables: &[&Table]) -> Option<WriteCost> {
+        let stats: Vec<&crate::snapshot::TableStats> =
+            tables.iter().filter_map(|t| t.stats.as_ref()).collect();
         if stats.is_empty() {
             return None;
         }
@@ -177,6 +179,12 @@ impl WriteCost {
             deletes: sum(|s| s.n_tup_del),
             hot_update_ratio: (updates > 0).then(|| hot as f64 / updates as f64),
         })
+    }
+
+    /// Rows moved to another place in the table: non-HOT updates and deletes.
+    pub fn moved_rows(&self) -> i64 {
+        let hot = (self.updates as f64 * self.hot_update_ratio.unwrap_or(0.0)).round() as i64;
+        (self.updates - hot).max(0) + self.deletes
     }
 }
 
